@@ -1,0 +1,50 @@
+# CPM: `make run` serves the demo, `make test` runs the whole suite. See README.md.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format install migrate messages bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+
+# Web server and django-q2 worker together; Ctrl-C stops both.
+run: migrate
+	DEBUG=1 $(BIN)/python manage.py seed_demo
+	@echo "CPM on http://127.0.0.1:$(PORT)/  (logins: agent, supervisor, admin; password: demo)"
+	@DEBUG=1 bash -c 'trap "kill 0" EXIT; \
+		$(BIN)/python manage.py qcluster & \
+		$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); '
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# The whole suite: lint, then every test (SQLite by default; PostgreSQL with DATABASE_URL).
+test: lint
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
+	$(BIN)/pytest
+
+messages: install
+	DEBUG=1 $(BIN)/python manage.py makemessages -l de --ignore=.venv --ignore=var --ignore=tests
+	DEBUG=1 $(BIN)/python manage.py compilemessages -l de --ignore=.venv
+
+bench: install
+	$(BIN)/python -m pytest tests/bench -s -p no:randomly
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from cases import views
+
+app_name = "cases"
+
+urlpatterns = [
+    path("<str:reference>/", views.case_detail, name="case-detail"),
+    path(
+        "<str:reference>/transitions/<slug:name>/",
+        views.case_transition,
+        name="case-transition",
+    ),
+]

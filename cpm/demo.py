@@ -1,0 +1,277 @@
+"""Demo data: realistic German and English customers, contacts and cases, the same every time.
+
+Rows are written with bulk inserts, like factories do, so that 100,000 customers take
+minutes; the case states are set as the seed's starting point, and every case carries the
+events that would have led to its state.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+from faker import Faker
+
+from cases.models import Case, CaseEvent, CaseEventKind, CaseState
+from cases.services import case_reference
+from cpm.roles import Role, roles_sync
+from customers.models import Channel, Customer, Direction, Interaction, Language
+from customers.services import customer_number, sequence_reserve
+
+SEED = 20261125
+BATCH = 1000
+HISTORY_DAYS = 730
+DEMO_USERS = [
+    ("agent", "Kim", "Berger", Role.AGENT),
+    ("agent2", "Lena", "Vogel", Role.AGENT),
+    ("supervisor", "Sam", "Richter", Role.SUPERVISOR),
+    ("admin", "Alex", "Admin", Role.ADMIN),
+]
+CHANNEL_WEIGHTS = {
+    Channel.PHONE: 40,
+    Channel.EMAIL: 30,
+    Channel.SMS: 8,
+    Channel.CHAT: 10,
+    Channel.SOCIAL: 3,
+    Channel.WEBFORM: 6,
+    Channel.LETTER: 2,
+    Channel.VISIT: 1,
+}
+TOPICS = {
+    Language.GERMAN: [
+        ("Rechnung falsch", "Meine letzte Rechnung ist zu hoch, bitte prüfen Sie den Betrag."),
+        ("Umzug", "Ich ziehe zum Monatsende um. Bitte ändern Sie meine Adresse."),
+        ("Kündigung", "Hiermit kündige ich meinen Vertrag zum nächstmöglichen Termin."),
+        ("Störung Internet", "Seit gestern funktioniert mein Internet nicht mehr."),
+        ("Zahlungsart ändern", "Ich möchte künftig per Lastschrift zahlen."),
+        ("Beschwerde Techniker", "Der Techniker ist nicht zum vereinbarten Termin erschienen."),
+        ("Tarifwechsel", "Gibt es einen günstigeren Tarif für mich?"),
+    ],
+    Language.ENGLISH: [
+        ("Wrong invoice", "My last invoice is too high, please check the amount."),
+        ("Moving house", "I am moving at the end of the month. Please update my address."),
+        ("Cancellation", "I would like to cancel my contract at the earliest date."),
+        ("Internet outage", "My internet connection has been down since yesterday."),
+        ("Change payment method", "I would like to pay by direct debit from now on."),
+        ("Complaint about technician", "The technician did not turn up for the appointment."),
+        ("Tariff change", "Is there a cheaper tariff for me?"),
+    ],
+}
+STATE_WEIGHTS = {
+    CaseState.NEW: 15,
+    CaseState.OPEN: 25,
+    CaseState.RESOLVED: 20,
+    CaseState.CLOSED: 40,
+}
+# Each state with the transitions that lead to it from "new".
+STATE_PATHS: dict[str, list[tuple[str, str, str]]] = {
+    CaseState.NEW: [],
+    CaseState.OPEN: [("open", CaseState.NEW, CaseState.OPEN)],
+    CaseState.RESOLVED: [
+        ("open", CaseState.NEW, CaseState.OPEN),
+        ("resolve", CaseState.OPEN, CaseState.RESOLVED),
+    ],
+    CaseState.CLOSED: [
+        ("open", CaseState.NEW, CaseState.OPEN),
+        ("resolve", CaseState.OPEN, CaseState.RESOLVED),
+        ("close", CaseState.RESOLVED, CaseState.CLOSED),
+    ],
+}
+
+
+@dataclass
+class Batch:
+    customers: list[Customer] = field(default_factory=list)
+    interactions: list[Interaction] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+    events: list[CaseEvent] = field(default_factory=list)
+
+
+def demo_users_ensure(*, with_password: bool) -> dict[str, User]:
+    """The demo users, one per role; the password 'demo' is set only when asked (DEBUG)."""
+    roles_sync()
+    users = {}
+    for username, first, last, role in DEMO_USERS:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last}
+        )
+        if created or with_password:
+            if with_password:
+                user.set_password("demo")
+            else:
+                user.set_unusable_password()
+        user.is_staff = role is Role.ADMIN
+        user.is_superuser = role is Role.ADMIN
+        user.save()
+        user.groups.add(Group.objects.get(name=role.value))
+        users[username] = user
+    return users
+
+
+def interaction_count(rng: random.Random) -> int:
+    """Contacts per customer, skewed as in real life: most have a few, some have many."""
+    return min(int(rng.lognormvariate(1.6, 0.8)), 400)
+
+
+def seed_demo(
+    *,
+    customers: int,
+    agents: list[User],
+    progress: Callable[[int], None] = lambda n: None,
+    now: datetime | None = None,
+) -> int:
+    """Create demo customers up to `customers` in all; returns how many were created."""
+    now = now or timezone.now()
+    start = Customer.objects.count()
+    for first in range(start, customers, BATCH):
+        last = min(first + BATCH, customers)
+        batch_write(batch_build(range(first, last), agents, now))
+        progress(last - first)
+    return max(customers - start, 0)
+
+
+def batch_build(indexes: range, agents: list[User], now: datetime) -> Batch:
+    batch = Batch()
+    fakers = {Language.GERMAN: Faker("de_DE"), Language.ENGLISH: Faker("en_GB")}
+    for faker in fakers.values():
+        faker.seed_instance(SEED + indexes.start)
+    for index in indexes:
+        rng = random.Random(SEED * 7919 + index)
+        language = Language.GERMAN if rng.random() < 0.7 else Language.ENGLISH
+        customer = Customer(
+            number="",
+            name=fakers[language].name(),
+            language=language,
+            created_at=now - timedelta(days=HISTORY_DAYS + rng.randint(0, 2000)),
+        )
+        batch.customers.append(customer)
+        case_builds = list(cases_for(customer, index, rng, agents, now))
+        batch.cases.extend(c for c, _ in case_builds)
+        for interaction in interactions_for(customer, rng, agents, now, case_builds):
+            batch.interactions.append(interaction)
+    return batch
+
+
+def cases_for(
+    customer: Customer, index: int, rng: random.Random, agents: list[User], now: datetime
+) -> Iterator[tuple[Case, list[CaseEvent]]]:
+    """Every third customer has a case now and then; a few have several."""
+    if index % 3:
+        return
+    for _ in range(1 + (rng.random() < 0.2)):
+        state = rng.choices(list(STATE_WEIGHTS), weights=list(STATE_WEIGHTS.values()))[0]
+        opened = now - timedelta(
+            days=rng.randint(0, 3)
+            if state in (CaseState.NEW, CaseState.OPEN)
+            else rng.randint(4, HISTORY_DAYS),
+            minutes=rng.randint(0, 600),
+        )
+        subject, _body = rng.choice(TOPICS[Language(customer.language)])
+        case = Case(
+            reference=str(opened.year),  # numbered when written
+            customer=customer,
+            subject=subject,
+            state=state,
+            assignee=rng.choice(agents) if state != CaseState.NEW else None,
+            created_at=opened,
+            updated_at=opened,
+        )
+        if state in (CaseState.RESOLVED, CaseState.CLOSED):
+            case.resolution = "Erledigt." if customer.language == Language.GERMAN else "Done."
+        yield case, events_for(case, rng, agents)
+
+
+def events_for(case: Case, rng: random.Random, agents: list[User]) -> list[CaseEvent]:
+    at = case.created_at
+    events = [CaseEvent(case=case, kind=CaseEventKind.CREATED, target=CaseState.NEW, at=at)]
+    for name, source, target in STATE_PATHS[case.state]:
+        at += timedelta(hours=rng.randint(1, 30))
+        events.append(
+            CaseEvent(
+                case=case,
+                kind=CaseEventKind.TRANSITION,
+                transition=name,
+                source=source,
+                target=target,
+                by=case.assignee or rng.choice(agents),
+                at=at,
+                reason=case.resolution if name == "resolve" else "",
+            )
+        )
+    case.updated_at = at
+    case._demo_events = events  # type: ignore[attr-defined]
+    return events
+
+
+def interactions_for(
+    customer: Customer,
+    rng: random.Random,
+    agents: list[User],
+    now: datetime,
+    case_builds: list[tuple[Case, list[CaseEvent]]],
+) -> Iterator[Interaction]:
+    topics = TOPICS[Language(customer.language)]
+    channels, weights = list(CHANNEL_WEIGHTS), list(CHANNEL_WEIGHTS.values())
+    for _ in range(interaction_count(rng)):
+        subject, body = rng.choice(topics)
+        direction = Direction.INBOUND if rng.random() < 0.7 else Direction.OUTBOUND
+        yield Interaction(
+            customer=customer,
+            channel=rng.choices(channels, weights=weights)[0],
+            direction=direction,
+            occurred_at=now - timedelta(minutes=rng.randint(60, HISTORY_DAYS * 24 * 60)),
+            subject=subject,
+            body=body,
+            agent=rng.choice(agents) if direction == Direction.OUTBOUND else None,
+        )
+    for case, _events in case_builds:
+        _subject, body = next(t for t in topics if t[0] == case.subject)
+        interaction = Interaction(
+            customer=customer,
+            channel=rng.choices(channels, weights=weights)[0],
+            direction=Direction.INBOUND,
+            occurred_at=case.created_at - timedelta(minutes=rng.randint(1, 30)),
+            subject=case.subject,
+            body=body,
+        )
+        interaction._demo_case = case  # type: ignore[attr-defined]
+        yield interaction
+
+
+def numbers_assign(batch: Batch) -> None:
+    """Draw customer numbers and case references from their sequences, a block at a time."""
+    first = sequence_reserve(name="customer", count=len(batch.customers))
+    for offset, customer in enumerate(batch.customers):
+        customer.number = customer_number(first + offset)
+    years = sorted({case.reference for case in batch.cases})
+    for year in years:
+        in_year = [case for case in batch.cases if case.reference == year]
+        first = sequence_reserve(name=f"case-{year}", count=len(in_year))
+        for offset, case in enumerate(in_year):
+            case.reference = case_reference(int(year), first + offset)
+
+
+@transaction.atomic
+def batch_write(batch: Batch) -> None:
+    numbers_assign(batch)
+    Customer.objects.bulk_create(batch.customers, batch_size=BATCH)
+    for case in batch.cases:
+        case.customer_id = case.customer.pk
+    Case.objects.bulk_create(batch.cases, batch_size=BATCH)
+    events = []
+    for case in batch.cases:
+        for event in case._demo_events:  # type: ignore[attr-defined]
+            event.case_id = case.pk
+            event.customer_id = case.customer_id
+            events.append(event)
+    CaseEvent.objects.bulk_create(events, batch_size=BATCH)
+    for interaction in batch.interactions:
+        interaction.customer_id = interaction.customer.pk
+        case = getattr(interaction, "_demo_case", None)
+        interaction.case_reference = case.reference if case else ""
+    Interaction.objects.bulk_create(batch.interactions, batch_size=BATCH)

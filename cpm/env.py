@@ -1,0 +1,114 @@
+"""Small, loud helpers that read settings from the environment.
+
+Every helper raises ImproperlyConfigured on a value it cannot understand, so a typo in a
+deployment fails at start-up instead of quietly falling back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}"
+    )
+
+
+def env_int(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}") from None
+
+
+def env_list(name: str, default: list[str], environ: Mapping[str, str] = os.environ) -> list[str]:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def secret_key(debug: bool, environ: Mapping[str, str] = os.environ) -> str:
+    """The SECRET_KEY; a development default exists only while DEBUG is on."""
+    key = environ.get("SECRET_KEY", "")
+    if key:
+        return key
+    if debug:
+        return "django-insecure-cpm-development-only-never-use-this-key-in-production"
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+
+def database_config(base_dir: Path, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """SQLite under var/ by default; PostgreSQL (psycopg 3 with Django's pool) by DATABASE_URL."""
+    url = environ.get("DATABASE_URL") or f"sqlite:///{base_dir / 'var' / 'cpm.sqlite3'}"
+    try:
+        config = dj_database_url.parse(url, conn_health_checks=True)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {error}") from None
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.postgresql":
+        config["CONN_MAX_AGE"] = 0  # Django's pool refuses persistent connections
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 1, environ),
+            "max_size": env_int("DB_POOL_MAX", 8, environ),
+            "timeout": 10,
+        }
+    elif engine == "django.db.backends.sqlite3":
+        # IMMEDIATE transactions and WAL let the web server and the worker write side by side.
+        config.setdefault("OPTIONS", {}).update(
+            {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
+    else:
+        raise ImproperlyConfigured(f"DATABASE_URL must point at SQLite or PostgreSQL, not {engine}")
+    return config
+
+
+def q_cluster_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """django-q2: the ORM broker by default, Redis when REDIS_URL is set.
+
+    `retry` must exceed `timeout`, or a slow task runs twice (django-q #183).
+    """
+    config: dict[str, Any] = {
+        "name": "cpm",
+        "workers": env_int("Q_WORKERS", 2, environ),
+        "timeout": 60,
+        "retry": 120,
+        "max_attempts": 3,
+        "ack_failures": False,
+        "save_limit": 250,
+        "queue_limit": 50,
+        "catch_up": False,
+        "poll": 1,
+        "sync": env_bool("Q_SYNC", False, environ),
+    }
+    redis_url = environ.get("REDIS_URL", "")
+    if redis_url:
+        config["redis"] = redis_url
+    else:
+        config["orm"] = "default"
+    return config

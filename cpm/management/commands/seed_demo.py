@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
+
+from cpm.demo import DEMO_USERS, demo_users_ensure, seed_demo
+from cpm.roles import Role
+
+
+class Command(BaseCommand):
+    help = "Create demo users and demo customers with contacts and cases (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--customers",
+            type=int,
+            default=300,
+            help="How many demo customers there should be in all (default 300).",
+        )
+
+    def handle(self, *args: object, customers: int, **options: object) -> None:
+        if customers < 0:
+            self.stderr.write("--customers must not be negative")
+            raise SystemExit(2)
+        users = demo_users_ensure(with_password=settings.DEBUG)
+        agents = [users[name] for name, *_, role in DEMO_USERS if role is Role.AGENT]
+        with tqdm(total=customers, unit="customer", disable=None, file=self.stderr) as bar:
+            created = seed_demo(customers=customers, agents=agents, progress=bar.update)
+        self.stdout.write(f"Demo data ready: {created} customers created, {customers} wanted.")
+        if settings.DEBUG:
+            logins = ", ".join(name for name, *_ in DEMO_USERS)
+            self.stdout.write(f"Demo logins (password 'demo'): {logins}")
+        else:
+            self.stdout.write("DEBUG is off: demo users have no usable password.")

@@ -1,0 +1,85 @@
+"""The three roles and what each may do. A role is a Django group with these permissions.
+
+Views check permissions (never group names), so a role changes here and in a migration,
+not across the code. `tests/cpm/test_access.py` holds the expected answer of every URL
+for every role.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class Role(StrEnum):
+    AGENT = "Agent"
+    SUPERVISOR = "Supervisor"
+    ADMIN = "Admin"
+
+
+AGENT_PERMISSIONS = [
+    "customers.view_customer",
+    "customers.change_customer",
+    "customers.view_interaction",
+    "customers.add_interaction",
+    "cases.view_case",
+    "cases.add_case",
+    "cases.change_case",
+    "cases.view_caseevent",
+]
+SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "cases.close_case"]
+ADMIN_PERMISSIONS = [
+    *SUPERVISOR_PERMISSIONS,
+    "customers.add_customer",
+    "customers.delete_customer",
+    "auth.view_user",
+    "auth.add_user",
+    "auth.change_user",
+    "auth.view_group",
+]
+
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.AGENT: AGENT_PERMISSIONS,
+    Role.SUPERVISOR: SUPERVISOR_PERMISSIONS,
+    Role.ADMIN: ADMIN_PERMISSIONS,
+}
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[Role]:
+    if not user.is_authenticated:
+        return set()
+    names = {group.name for group in user.groups.all()}
+    roles = {role for role in Role if role.value in names}
+    if user.is_superuser:
+        roles.add(Role.ADMIN)
+    return roles
+
+
+def roles_sync(apps=None) -> None:
+    """Create or update the role groups with their permissions.
+
+    Runs in the roles migration (with the historical `apps`) and wherever the groups must
+    exist again, e.g. after a test flushed the database. Permissions are created first,
+    because Django makes them only after all migrations.
+    """
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    apps = apps or global_apps
+    for app_config in apps.get_app_configs():
+        # create_permissions skips app configs without a models module, which the
+        # migration state's stubs never have.
+        had_models = getattr(app_config, "models_module", None)
+        app_config.models_module = had_models or True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = had_models
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role.value)
+        wanted = [
+            permission_model.objects.get(content_type__app_label=label, codename=codename)
+            for label, codename in (name.split(".") for name in names)
+        ]
+        group.permissions.set(wanted)

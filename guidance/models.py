@@ -1,0 +1,1 @@
+"""Process definitions, rules and offers arrive with the guided-process issue."""

@@ -1,0 +1,100 @@
+"""Every URL, for every role: the expected status. A new URL without an entry here fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from cpm.roles import Role
+from tests.conftest import user_with_role
+from tests.factories import CaseFactory, InteractionFactory
+
+ANON = "anonymous"
+NOBODY = "nobody"
+ROLES = [ANON, NOBODY, Role.AGENT, Role.SUPERVISOR, Role.ADMIN]
+
+DESK = {ANON: 302, NOBODY: 403, Role.AGENT: 200, Role.SUPERVISOR: 200, Role.ADMIN: 200}
+PUBLIC = dict.fromkeys(ROLES, 200)
+
+# name -> (method, kwargs from the fixture data, expected status per role)
+EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
+    "home": ("get", {}, DESK),
+    "search": ("get", {}, DESK),
+    "health": ("get", {}, PUBLIC),
+    "login": (
+        "get",
+        {},
+        {ANON: 200, NOBODY: 302, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    "logout": (
+        "post",
+        {},
+        {ANON: 302, NOBODY: 302, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    "set_language": ("post", {}, dict.fromkeys(ROLES, 302)),
+    "customers:customer-detail": ("get", {"pk": "customer"}, DESK),
+    "customers:customer-timeline": ("get", {"pk": "customer"}, DESK),
+    "cases:case-detail": ("get", {"reference": "case"}, DESK),
+    # Agents may open a case; the transition itself is checked per role in test_transitions.
+    "cases:case-transition": (
+        "post",
+        {"reference": "case", "name": "open"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    # Django's admin site: only the Admin role (staff) gets in; others see its log-in page.
+    "admin:index": (
+        "get",
+        {},
+        {ANON: 302, NOBODY: 302, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 200},
+    ),
+}
+
+
+def url_names(patterns: list, namespace: str = "") -> Iterator[str]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            if inner == "admin:":
+                yield "admin:index"  # the admin site is one access rule: staff only
+                continue
+            yield from url_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}"
+
+
+def test_every_url_has_an_expected_status_per_role() -> None:
+    names = set(url_names(get_resolver().url_patterns))
+    assert names - set(EXPECTED) == set(), "add the new URL to EXPECTED with its status per role"
+    assert set(EXPECTED) - names == set(), "EXPECTED names a URL that no longer exists"
+
+
+def client_for(role: str) -> Client:
+    client = Client()
+    if role != ANON:
+        client.force_login(
+            user_with_role(f"user-{role}".lower(), None if role == NOBODY else Role(role))
+        )
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_url_answers_role_as_expected(name: str, role: str) -> None:
+    method, kwargs, statuses = EXPECTED[name]
+    case = CaseFactory()
+    InteractionFactory(customer=case.customer)
+    values = {"customer": str(case.customer.pk), "case": case.reference}
+    url = reverse(name, kwargs={k: values.get(v, v) for k, v in kwargs.items()})
+    data = {"language": "de", "next": "/"} if name == "set_language" else {}
+    response = getattr(client_for(role), method)(url, data)
+    assert response.status_code == statuses[role], f"{method.upper()} {url} as {role}"
+    if (
+        statuses[role] == 302
+        and role == ANON
+        and name not in ("logout", "set_language", "admin:index")
+    ):
+        assert response["Location"].startswith(reverse("login"))
