@@ -36,7 +36,7 @@ format: install
 
 # The whole suite: lint, then every test (SQLite by default; PostgreSQL with DATABASE_URL).
 test: lint
-	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
+	env -u DATABASE_URL DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
 	$(BIN)/pytest
 
 messages: install
