@@ -147,3 +147,11 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.source}->{self.target}"
+
+    @property
+    def source_label(self) -> str:
+        return str(CaseState(self.source).label) if self.source else ""
+
+    @property
+    def target_label(self) -> str:
+        return str(CaseState(self.target).label) if self.target else ""

@@ -17,9 +17,11 @@ from cases.models import Case
 @permission_required("cases.view_case", raise_exception=True)
 def agent_home(request: HttpRequest) -> HttpResponse:
     """Roles: agent, supervisor, admin. My cases and the open cases."""
+    open_cases = selectors.open_cases(limit=selectors.HOME_LIST_SIZE + 1)
     context = {
         "my_cases": selectors.my_cases(user=request.user),
-        "open_cases": selectors.open_cases(),
+        "open_cases": open_cases[: selectors.HOME_LIST_SIZE],
+        "open_cases_more": len(open_cases) > selectors.HOME_LIST_SIZE,
     }
     return render(request, "cases/home.html", context)
 
