@@ -44,7 +44,7 @@ messages: install
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l de --ignore=.venv
 
 bench: install
-	$(BIN)/python -m pytest tests/bench -s -p no:randomly
+	$(BIN)/pytest tests/bench/bench_*.py -s
 
 clean:
 	rm -rf $(VENV) var

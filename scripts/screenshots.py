@@ -1,6 +1,6 @@
 """Take the README's screenshots from a running CPM (`make run`), as each role sees it.
 
-    .venv/bin/python scripts/screenshots.py http://127.0.0.1:8000
+.venv/bin/python scripts/screenshots.py http://127.0.0.1:8000
 """
 
 from __future__ import annotations
