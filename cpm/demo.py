@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
@@ -22,6 +23,8 @@ from cases.services import case_reference
 from cpm.roles import Role, roles_sync
 from customers.models import Channel, Customer, Direction, Interaction, Language
 from customers.services import customer_number, sequence_reserve
+from guidance.models import ProcessDefinition
+from guidance.services import process_import
 
 SEED = 20261125
 BATCH = 1000
@@ -111,6 +114,19 @@ def demo_users_ensure(*, with_password: bool) -> dict[str, User]:
         user.groups.add(Group.objects.get(name=role.value))
         users[username] = user
     return users
+
+
+PROCESS_DIR = Path(__file__).resolve().parent.parent / "guidance" / "processes"
+
+
+def demo_processes_ensure() -> list[str]:
+    """Publish the demo processes that are not there yet; returns the keys imported."""
+    imported = []
+    for path in sorted(PROCESS_DIR.glob("*.yaml")):
+        if not ProcessDefinition.objects.filter(key=path.stem).exists():
+            process_import(text=path.read_text(encoding="utf-8"), by=None, publish=True)
+            imported.append(path.stem)
+    return imported
 
 
 def interaction_count(rng: random.Random) -> int:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from cpm.demo import DEMO_USERS, demo_users_ensure, seed_demo
+from cpm.demo import DEMO_USERS, demo_processes_ensure, demo_users_ensure, seed_demo
 from cpm.roles import Role
 
 
@@ -24,6 +24,9 @@ class Command(BaseCommand):
             self.stderr.write("--customers must not be negative")
             raise SystemExit(2)
         users = demo_users_ensure(with_password=settings.DEBUG)
+        processes = demo_processes_ensure()
+        if processes:
+            self.stdout.write(f"Demo processes published: {', '.join(processes)}")
         agents = [users[name] for name, *_, role in DEMO_USERS if role is Role.AGENT]
         with tqdm(total=customers, unit="customer", disable=None, file=self.stderr) as bar:
             created = seed_demo(customers=customers, agents=agents, progress=bar.update)
