@@ -155,3 +155,85 @@ class CaseEvent(models.Model):
     @property
     def target_label(self) -> str:
         return str(CaseState(self.target).label) if self.target else ""
+
+
+class RunStatus(models.TextChoices):
+    ACTIVE = "active", _("In progress")
+    WAITING_DECISION = "waiting", _("Waiting for a decision")
+    DONE = "done", _("Done")
+
+
+class GuidedRun(models.Model):
+    """An agent's progress through a process on a case, on the version it started with.
+
+    `revision` grows with every change, so a step submitted from a stale screen is refused
+    instead of overwriting what a colleague did meanwhile.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="guided_runs")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(
+        "guidance.ProcessVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.ACTIVE
+    )
+    current_step = models.CharField(_("current step"), max_length=60)
+    path = models.JSONField(_("steps done"), default=list)
+    answers = models.JSONField(_("answers"), default=dict)
+    pending_step = models.CharField(max_length=60, blank=True)
+    exception_reason = models.TextField(_("exception"), blank=True, max_length=2000)
+    decision_note = models.TextField(_("decision"), blank=True, max_length=2000)
+    manual_tasks = models.JSONField(_("to do by hand"), default=list)
+    revision = models.PositiveIntegerField(default=0)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("guided run")
+        verbose_name_plural = _("guided runs")
+        permissions = [("decide_guidedrun", _("Can decide exceptions in guided runs"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=~models.Q(status="done"),
+                name="one_unfinished_run_per_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.current_step} ({self.status})"
+
+
+class GuidedStepRecord(models.Model):
+    """One step of a run as it happened: the answers, who, when, how long, and what followed."""
+
+    class Kind(models.TextChoices):
+        COMPLETED = "completed", _("Completed")
+        BACK = "back", _("Went back")
+        DECIDED = "decided", _("Decided")
+
+    run = models.ForeignKey(GuidedRun, on_delete=models.CASCADE, related_name="records")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    step_key = models.CharField(max_length=60)
+    answers = models.JSONField(default=dict)
+    next_step = models.CharField(max_length=60, blank=True)
+    route_condition = models.TextField(blank=True)
+    actions = models.JSONField(default=list)
+    note = models.TextField(blank=True, max_length=2000)
+    seconds_spent = models.PositiveIntegerField(null=True, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("guided step")
+        verbose_name_plural = _("guided steps")
+        ordering = ["run", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.step_key} {self.kind}"

@@ -7,10 +7,16 @@ from cases import views
 app_name = "cases"
 
 urlpatterns = [
+    path("decisions/", views.decisions, name="decisions"),
+    path("decisions/<int:run_id>/", views.decision_make, name="decision-make"),
     path("<str:reference>/", views.case_detail, name="case-detail"),
     path(
         "<str:reference>/transitions/<slug:name>/",
         views.case_transition,
         name="case-transition",
     ),
+    path("<str:reference>/guided/", views.case_guided, name="case-guided"),
+    path("<str:reference>/guided/start/", views.case_guided_start, name="case-guided-start"),
+    path("<str:reference>/guided/step/", views.case_guided_submit, name="case-guided-submit"),
+    path("<str:reference>/guided/back/", views.case_guided_back, name="case-guided-back"),
 ]

@@ -3,14 +3,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
-from cases import selectors, services
+from cases import guided, selectors, services
 from cases.forms import TransitionForm
-from cases.models import Case
+from cases.models import Case, GuidedRun
 
 
 @require_GET
@@ -95,3 +96,127 @@ def render_case_header(
 ) -> HttpResponse:
     context = header_context(request, case, **extra)
     return render(request, "cases/partials/case_header.html", context, status=status)
+
+
+# --- guided processes -------------------------------------------------------------------
+
+
+def render_guided_panel(
+    request: HttpRequest,
+    case: Case,
+    *,
+    form=None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    run = guided.run_current(case=case)
+    context = {
+        "case": case,
+        "view": guided.step_view(run, form) if run else None,
+        "versions": [] if run and run.status != "done" else guided.startable_versions(),
+        "error": error,
+    }
+    return render(request, "cases/partials/guided_panel.html", context, status=status)
+
+
+def revision_of(request: HttpRequest) -> int | None:
+    raw = request.POST.get("revision", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def seconds_of(request: HttpRequest) -> int | None:
+    raw = request.POST.get("seconds", "")
+    return min(int(raw), 86_400) if raw.isdigit() else None
+
+
+@require_GET
+@permission_required("cases.view_guidedrun", raise_exception=True)
+def case_guided(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The guided step panel of a case."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    return render_guided_panel(request, case)
+
+
+@require_POST
+@permission_required("cases.change_guidedrun", raise_exception=True)
+def case_guided_start(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Start a published process on the case."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    version = guided.version_for_start(process_key=request.POST.get("process", "")[:60])
+    if version is None:
+        return render_guided_panel(request, case, error=_("Choose a process."), status=400)
+    try:
+        guided.run_start(case=case, version=version, by=request.user)
+    except services.CaseActionError as error:
+        return render_guided_panel(request, case, error=str(error), status=error.status)
+    return guided_changed(render_guided_panel(request, case), case)
+
+
+@require_POST
+@permission_required("cases.change_guidedrun", raise_exception=True)
+def case_guided_submit(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Answer the current step and move on."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    run = guided.run_current(case=case)
+    if run is None:
+        return render_guided_panel(request, case, error=_("No process runs here."), status=409)
+    try:
+        form = guided.run_step_submit(
+            run=run,
+            by=request.user,
+            data=request.POST,
+            revision=revision_of(request),
+            seconds_spent=seconds_of(request),
+        )
+    except services.CaseActionError as error:
+        return render_guided_panel(request, case, error=str(error), status=error.status)
+    if form.errors:
+        return render_guided_panel(request, case, form=form, status=400)
+    return guided_changed(render_guided_panel(request, case), case)
+
+
+@require_POST
+@permission_required("cases.change_guidedrun", raise_exception=True)
+def case_guided_back(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Go back one step to revise it."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    run = guided.run_current(case=case)
+    try:
+        if run is None:
+            raise services.TransitionRefused(_("No process runs here."))
+        guided.run_step_back(run=run, by=request.user, revision=revision_of(request))
+    except services.CaseActionError as error:
+        return render_guided_panel(request, case, error=str(error), status=error.status)
+    return render_guided_panel(request, case)
+
+
+def guided_changed(response: HttpResponse, case: Case) -> HttpResponse:
+    """The step may have fired a transition: the case header refreshes itself."""
+    return trigger_client_event(response, "case:changed", {"reference": case.reference})
+
+
+@require_GET
+@permission_required("cases.decide_guidedrun", raise_exception=True)
+def decisions(request: HttpRequest) -> HttpResponse:
+    """Roles: supervisor, admin. Guided runs waiting for a decision, newest first."""
+    return render(request, "cases/decisions.html", {"runs": guided.decisions_waiting()})
+
+
+@require_POST
+@permission_required("cases.decide_guidedrun", raise_exception=True)
+def decision_make(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Roles: supervisor, admin. Approve or refuse an exception, with a note."""
+    run = get_object_or_404(GuidedRun.objects.select_related("case"), pk=run_id)
+    try:
+        guided.run_decide(
+            run=run,
+            by=request.user,
+            approve=request.POST.get("decision") == "approve",
+            note=request.POST.get("note", ""),
+            revision=revision_of(request),
+        )
+    except services.CaseActionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Decision recorded for %(ref)s.") % {"ref": run.case.reference})
+    return redirect("cases:decisions")

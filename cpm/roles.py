@@ -27,8 +27,10 @@ AGENT_PERMISSIONS = [
     "cases.add_case",
     "cases.change_case",
     "cases.view_caseevent",
+    "cases.view_guidedrun",
+    "cases.change_guidedrun",
 ]
-SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "cases.close_case"]
+SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "cases.close_case", "cases.decide_guidedrun"]
 ADMIN_PERMISSIONS = [
     *SUPERVISOR_PERMISSIONS,
     "customers.add_customer",
@@ -78,8 +80,13 @@ def roles_sync(apps=None) -> None:
     permission_model = apps.get_model("auth", "Permission")
     for role, names in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=role.value)
+        # A permission of a model that a later migration creates is not there yet; that
+        # migration calls roles_sync again.
         wanted = [
-            permission_model.objects.get(content_type__app_label=label, codename=codename)
+            permission
             for label, codename in (name.split(".") for name in names)
+            for permission in permission_model.objects.filter(
+                content_type__app_label=label, codename=codename
+            )
         ]
         group.permissions.set(wanted)

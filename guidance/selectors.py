@@ -12,7 +12,8 @@ def version_spec(version: ProcessVersion) -> ProcessSpec:
     """The version as a spec; a published or retired version is read once and cached."""
     if version.status == VersionStatus.DRAFT:
         return spec_load(version)
-    key = f"guidance:spec:{version.pk}"
+    stamp = version.published_at.timestamp() if version.published_at else 0
+    key = f"guidance:spec:{version.pk}:{version.number}:{stamp}"
     spec = cache.get(key)
     if spec is None:
         spec = spec_load(version)

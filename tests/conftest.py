@@ -45,6 +45,14 @@ def _fast_hasher(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Primary keys repeat between tests; cached process specs must not."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def user_with_role(username: str, role: Role | None) -> User:
     user = User.objects.create_user(username=username, password="pw-" + username)
     if not Group.objects.exists():  # a transactional test flushed the migration's groups

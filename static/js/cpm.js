@@ -22,3 +22,36 @@
     }
   });
 })();
+
+// Guided steps: Alt+Right submits ("next"), Alt+Left goes back; the time spent on a step
+// is sent with it.
+(function () {
+  "use strict";
+
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    const name = event.key === "ArrowRight" ? "next" : "back";
+    const button = document.querySelector('.step-form [data-shortcut="' + name + '"]');
+    if (button) {
+      event.preventDefault();
+      button.click();
+    }
+  });
+
+  function stampStart(root) {
+    root.querySelectorAll(".step-form").forEach(function (form) {
+      if (!form.dataset.started) form.dataset.started = String(Date.now());
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { stampStart(document); });
+  document.addEventListener("htmx:load", function (event) { stampStart(event.detail.elt); });
+  document.addEventListener("htmx:configRequest", function (event) {
+    const form = event.detail.elt.closest && event.detail.elt.closest(".step-form");
+    if (form && form.dataset.started) {
+      event.detail.parameters.seconds = String(
+        Math.round((Date.now() - Number(form.dataset.started)) / 1000)
+      );
+    }
+  });
+})();

@@ -18,6 +18,10 @@ ROLES = [ANON, NOBODY, Role.AGENT, Role.SUPERVISOR, Role.ADMIN]
 
 DESK = {ANON: 302, NOBODY: 403, Role.AGENT: 200, Role.SUPERVISOR: 200, Role.ADMIN: 200}
 PUBLIC = dict.fromkeys(ROLES, 200)
+WORK_400 = {**DESK, Role.AGENT: 400, Role.SUPERVISOR: 400, Role.ADMIN: 400}
+WORK_409 = {**DESK, Role.AGENT: 409, Role.SUPERVISOR: 409, Role.ADMIN: 409}
+SUPERVISE = {**DESK, Role.AGENT: 403}
+SUPERVISE_404 = {**SUPERVISE, Role.SUPERVISOR: 404, Role.ADMIN: 404}
 
 # name -> (method, kwargs from the fixture data, expected status per role)
 EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
@@ -44,6 +48,13 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"reference": "case", "name": "open"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
     ),
+    "cases:case-guided": ("get", {"reference": "case"}, DESK),
+    # Without a process key the start is refused with a 400 (the role may still use it).
+    "cases:case-guided-start": ("post", {"reference": "case"}, WORK_400),
+    "cases:case-guided-submit": ("post", {"reference": "case"}, WORK_409),
+    "cases:case-guided-back": ("post", {"reference": "case"}, WORK_409),
+    "cases:decisions": ("get", {}, SUPERVISE),
+    "cases:decision-make": ("post", {"run_id": "0"}, SUPERVISE_404),
     # Django's admin site: only the Admin role (staff) gets in; others see its log-in page.
     "admin:index": (
         "get",

@@ -1,0 +1,388 @@
+"""Guided runs: walking a case through its process, step by step (services and reads).
+
+Guidance decides (which form, which route, which actions); this module records the run on
+the case and carries the actions out. Every change locks the run and checks the revision
+the agent saw, so two agents on one run end with one winner and a clear message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseState,
+    GuidedRun,
+    GuidedStepRecord,
+    RunStatus,
+)
+from cases.services import (
+    CaseActionError,
+    CaseConflict,
+    TransitionInput,
+    TransitionRefused,
+    case_transition,
+)
+from guidance.engine import (
+    Advance,
+    action_params,
+    answers_from_form,
+    progress,
+    step_advance,
+    step_form_class,
+)
+from guidance.markdown import render_markdown
+from guidance.models import ActionKind, ProcessVersion
+from guidance.process import ProcessSpec, StepSpec
+from guidance.rules import RuleError
+from guidance.selectors import published_version, version_spec
+
+SETTABLE_CASE_FIELDS = {"subject"}
+MANUAL_ACTIONS = {ActionKind.UPDATE_CUSTOMER, ActionKind.SEND_MESSAGE, ActionKind.FOLLOW_UP}
+
+
+class RunConflict(CaseConflict):
+    """The run moved on since the agent's screen was drawn."""
+
+
+@dataclass(frozen=True)
+class StepView:
+    """Everything the step panel shows."""
+
+    run: GuidedRun
+    process: ProcessSpec
+    step: StepSpec
+    instruction_html: str
+    form: forms.Form | None
+    position: int
+    total: int
+    answered: list[tuple[str, Any]]
+
+
+def case_facts(case: Case, answers: dict[str, Any]) -> dict[str, Any]:
+    """The facts rules read about this case (guidance/facts.py describes the shape)."""
+    customer = case.customer
+    return {
+        "customer": {
+            "number": customer.number,
+            "name": customer.name,
+            "language": customer.language,
+            "kind": "person",
+            "segment": "standard",
+            "status": "active",
+            "vip": False,
+            "preferred_channel": "",
+            "service_consent": True,
+            "marketing_consent": False,
+            "age": 0,
+        },
+        "holdings": [],
+        "case": {
+            "reference": case.reference,
+            "subject": case.subject,
+            "state": case.state,
+            "type": "",
+            "category": "",
+            "priority": 0,
+            "channel": "",
+        },
+        "answers": answers,
+    }
+
+
+def case_note(case: Case, by: AbstractBaseUser | None, text: str) -> None:
+    CaseEvent.objects.create(
+        case=case, customer_id=case.customer_id, kind=CaseEventKind.NOTE, reason=text, by=by
+    )
+
+
+@transaction.atomic
+def run_start(*, case: Case, version: ProcessVersion, by: AbstractBaseUser) -> GuidedRun:
+    """Start the process on the case, on the version published now; opens a new case."""
+    if GuidedRun.objects.filter(case=case).exclude(status=RunStatus.DONE).exists():
+        raise RunConflict(_("A guided process is already running on this case."))
+    if case.state == CaseState.NEW:
+        case_transition(case=case, name="open", by=by)
+    process = version_spec(version)
+    run = GuidedRun.objects.create(
+        case=case,
+        customer_id=case.customer_id,
+        version=version,
+        current_step=process.start.key,
+        started_by=by,
+    )
+    case_note(
+        case,
+        by,
+        _("Guided process “%(name)s” v%(number)s started.")
+        % {"name": process.name_en, "number": version.number},
+    )
+    return run
+
+
+def run_locked(run: GuidedRun, revision: int | None) -> GuidedRun:
+    locked = GuidedRun.objects.select_for_update().select_related("case", "version").get(pk=run.pk)
+    if revision is not None and locked.revision != revision:
+        raise RunConflict(
+            _("Someone else worked on this process meanwhile; here is where it stands now.")
+        )
+    return locked
+
+
+def run_save(run: GuidedRun, **changes: Any) -> None:
+    for name, value in changes.items():
+        setattr(run, name, value)
+    run.revision += 1
+    run.updated_at = timezone.now()
+    run.save()
+
+
+@transaction.atomic
+def run_step_submit(
+    *,
+    run: GuidedRun,
+    by: AbstractBaseUser,
+    data: Any,
+    revision: int | None,
+    seconds_spent: int | None = None,
+) -> forms.Form:
+    """Validate the step's answers, follow its route and carry out its actions.
+
+    Returns the bound form; when it has errors nothing was saved. A rule that fails or an
+    action that flags an exception stops the run for a supervisor's decision.
+    """
+    run = run_locked(run, revision)
+    if run.status != RunStatus.ACTIVE:
+        raise TransitionRefused(_("This process waits for a decision or is finished."))
+    process = version_spec(run.version)
+    step = process.step(run.current_step)
+    form = step_form_class(step, (get_language() or "en")[:2])(data)
+    if not form.is_valid():
+        return form
+    answers = {**run.answers, **answers_from_form(form)}
+    facts = case_facts(run.case, answers)
+    try:
+        advance = step_advance(process, step.key, facts)
+    except RuleError as error:
+        advance = Advance(None, "", (), _("A rule could not decide: %(error)s") % {"error": error})
+    record = GuidedStepRecord.objects.create(
+        run=run,
+        kind=GuidedStepRecord.Kind.COMPLETED,
+        step_key=step.key,
+        answers=answers_from_form(form),
+        next_step=advance.next_step or "",
+        route_condition=advance.route_condition,
+        seconds_spent=seconds_spent,
+        by=by,
+    )
+    if advance.exception_reason:
+        run_save(
+            run,
+            answers=answers,
+            status=RunStatus.WAITING_DECISION,
+            pending_step=advance.next_step or "",
+            exception_reason=advance.exception_reason,
+            decision_note="",
+        )
+        case_note(run.case, by, _("Exception: %(reason)s") % {"reason": advance.exception_reason})
+        return form
+    run_follow(run, advance, facts, by, record, answers)
+    return form
+
+
+def run_follow(
+    run: GuidedRun,
+    advance: Advance,
+    facts: dict[str, Any],
+    by: AbstractBaseUser,
+    record: GuidedStepRecord,
+    answers: dict[str, Any],
+) -> None:
+    """Carry out the step's actions and move on (or finish at an end step)."""
+    done, tasks = actions_run(run, advance, facts, by)
+    record.actions = done
+    record.save(update_fields=["actions"])
+    finished = advance.next_step is None
+    run_save(
+        run,
+        answers=answers,
+        path=[*run.path, run.current_step],
+        current_step=run.current_step if finished else advance.next_step,
+        status=RunStatus.DONE if finished else RunStatus.ACTIVE,
+        pending_step="",
+        exception_reason="",
+        manual_tasks=[*run.manual_tasks, *tasks],
+    )
+
+
+def actions_run(
+    run: GuidedRun, advance: Advance, facts: dict[str, Any], by: AbstractBaseUser
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Execute what can be automated now; the rest becomes a to-do for the agent."""
+    done, tasks = [], []
+    for action in advance.actions:
+        params = action_params(action, facts)
+        outcome = action_execute(run, action.kind, params, by)
+        done.append({"kind": action.kind, "params": params, "outcome": outcome})
+        if action.kind in MANUAL_ACTIONS:
+            tasks.append(manual_task_text(action.kind, params))
+    return done, tasks
+
+
+def action_execute(run: GuidedRun, kind: str, params: dict[str, Any], by: AbstractBaseUser) -> str:
+    case = run.case
+    if kind == ActionKind.TRANSITION:
+        name = str(params.get("transition", ""))
+        data = TransitionInput(
+            resolution=str(params.get("resolution") or ""), reason=_("Guided process")
+        )
+        try:
+            case_transition(case=case, name=name, by=by, data=data)
+        except CaseActionError as error:
+            case_note(
+                case,
+                by,
+                _("The process could not do “%(name)s”: %(error)s")
+                % {"name": name, "error": error},
+            )
+            return f"refused: {error}"
+        return "done"
+    if kind == ActionKind.SET_CASE_FIELD and params.get("field") in SETTABLE_CASE_FIELDS:
+        Case.objects.filter(pk=case.pk).update(subject=str(params.get("value", ""))[:200])
+        return "done"
+    return "to do by hand"
+
+
+def manual_task_text(kind: str, params: dict[str, Any]) -> str:
+    details = ", ".join(
+        f"{key}: {value}" for key, value in params.items() if value not in ("", None)
+    )
+    label = ActionKind(kind).label
+    return f"{label} ({details})" if details else str(label)
+
+
+@transaction.atomic
+def run_step_back(*, run: GuidedRun, by: AbstractBaseUser, revision: int | None) -> GuidedRun:
+    """Return to the previous step to revise its answers; recorded like any step."""
+    run = run_locked(run, revision)
+    if run.status == RunStatus.DONE or not run.path:
+        raise TransitionRefused(_("There is no earlier step to go back to."))
+    previous = run.path[-1]
+    GuidedStepRecord.objects.create(
+        run=run,
+        kind=GuidedStepRecord.Kind.BACK,
+        step_key=run.current_step,
+        next_step=previous,
+        by=by,
+    )
+    run_save(
+        run,
+        path=run.path[:-1],
+        current_step=previous,
+        status=RunStatus.ACTIVE,
+        pending_step="",
+        exception_reason="",
+    )
+    return run
+
+
+@transaction.atomic
+def run_decide(
+    *, run: GuidedRun, by: AbstractBaseUser, approve: bool, note: str, revision: int | None
+) -> GuidedRun:
+    """A supervisor's decision on an exception: approve continues, refuse returns the step."""
+    run = run_locked(run, revision)
+    if run.status != RunStatus.WAITING_DECISION:
+        raise TransitionRefused(_("This process does not wait for a decision."))
+    note = note.strip()[:2000]
+    record = GuidedStepRecord.objects.create(
+        run=run,
+        kind=GuidedStepRecord.Kind.DECIDED,
+        step_key=run.current_step,
+        note=note,
+        answers={"approved": approve},
+        by=by,
+    )
+    verdict = _("approved") if approve else _("refused")
+    case_note(
+        run.case, by, _("Exception %(verdict)s. %(note)s") % {"verdict": verdict, "note": note}
+    )
+    if not approve:
+        run_save(run, status=RunStatus.ACTIVE, exception_reason="", decision_note=note)
+        return run
+    process = version_spec(run.version)
+    facts = case_facts(run.case, run.answers)
+    advance = step_advance(process, run.current_step, facts)
+    run.decision_note = note
+    approved = Advance(
+        advance.next_step,
+        advance.route_condition,
+        tuple(a for a in advance.actions if a.kind != ActionKind.FLAG_EXCEPTION),
+    )
+    run_follow(run, approved, facts, by, record, run.answers)
+    return run
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+def run_current(*, case: Case) -> GuidedRun | None:
+    """The case's unfinished run, else its latest finished one."""
+    runs = GuidedRun.objects.filter(case=case).select_related("version__definition")
+    return runs.exclude(status=RunStatus.DONE).first() or runs.order_by("-started_at").first()
+
+
+def step_view(run: GuidedRun, form: forms.Form | None = None) -> StepView:
+    process = version_spec(run.version)
+    step = process.step(run.current_step)
+    language = (get_language() or "en")[:2]
+    if form is None and run.status == RunStatus.ACTIVE:
+        initial = {f.key: run.answers.get(f.key) for f in step.fields if f.key in run.answers}
+        form = step_form_class(step, language)(initial=form_initial(initial))
+    position, total = progress(process, run.path, run.current_step)
+    labels = {
+        f.key: (f.label_de if language == "de" else f.label_en) for f in process.field_specs()
+    }
+    return StepView(
+        run=run,
+        process=process,
+        step=step,
+        instruction_html=render_markdown(step.instruction(language)),
+        form=form,
+        position=position,
+        total=total,
+        answered=[(labels.get(k, k), v) for k, v in run.answers.items()],
+    )
+
+
+def form_initial(answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers as a form shows them again (yes/no back to the choice values)."""
+    return {k: ("yes" if v is True else "no" if v is False else v) for k, v in answers.items()}
+
+
+def startable_versions() -> list[ProcessVersion]:
+    return list(
+        ProcessVersion.objects.published().select_related("definition").order_by("definition__key")
+    )
+
+
+def decisions_waiting() -> list[GuidedRun]:
+    return list(
+        GuidedRun.objects.filter(status=RunStatus.WAITING_DECISION)
+        .select_related("case__customer", "version__definition")
+        .order_by("-updated_at")[:100]
+    )
+
+
+def version_for_start(*, process_key: str) -> ProcessVersion | None:
+    return published_version(process_key=process_key)
