@@ -11,8 +11,8 @@ from cases import guided
 from cases.models import CaseEvent, CaseState, GuidedRun, GuidedStepRecord, RunStatus
 from cases.services import CaseConflict, TransitionRefused
 from guidance.models import ProcessVersion
-from guidance.services import draft_create, draft_save, process_import, version_publish
 from guidance.process import spec_load
+from guidance.services import draft_create, draft_save, process_import, version_publish
 from tests.factories import CaseFactory
 
 PROCESSES = Path(__file__).resolve().parents[2] / "guidance" / "processes"
