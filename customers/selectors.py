@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.contrib.postgres.search import TrigramWordSimilarity
+from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import F, Q
@@ -253,9 +253,18 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
     if not query:
         return []
     if connection.vendor == "postgresql":
+        # `%` (whole-name similarity) finds a misspelt full name, `<%` (word similarity) a
+        # misspelt part of it; both, and ILIKE, are served by the GIN trigram index.
+        matches = (
+            Q(name__trigram_similar=query)
+            | Q(name__trigram_word_similar=query)
+            | Q(name__icontains=query)
+        )
         return list(
-            Customer.objects.filter(Q(name__trigram_word_similar=query) | Q(name__icontains=query))
-            .annotate(similarity=TrigramWordSimilarity(query, "name"))
-            .order_by("-similarity", "name", "id")[:limit]
+            Customer.objects.filter(matches)
+            .annotate(
+                score=TrigramSimilarity("name", query) + TrigramWordSimilarity(query, "name")
+            )
+            .order_by("-score", "name", "id")[:limit]
         )
     return list(Customer.objects.filter(name__icontains=query).order_by("name", "id")[:limit])
