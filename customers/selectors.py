@@ -262,9 +262,7 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
         )
         return list(
             Customer.objects.filter(matches)
-            .annotate(
-                score=TrigramSimilarity("name", query) + TrigramWordSimilarity(query, "name")
-            )
+            .annotate(score=TrigramSimilarity("name", query) + TrigramWordSimilarity(query, "name"))
             .order_by("-score", "name", "id")[:limit]
         )
     return list(Customer.objects.filter(name__icontains=query).order_by("name", "id")[:limit])
