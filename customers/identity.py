@@ -41,7 +41,7 @@ def phone_normalise(value: str, *, region: str = DEFAULT_REGION) -> str:
         raise ValidationError(
             _(
                 "This is not a valid phone number. Enter it with the area code, "
-                "e.g. 030 1234567 or +49 151 2345678."
+                "e.g. 030 1234567 or +49 151 23456789."
             ),
             code="phone",
         )

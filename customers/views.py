@@ -21,7 +21,7 @@ from customers.selectors import TimelineKind
 CONTACTS = "customers/partials/contact_points_panel.html"
 ADDRESS = "customers/partials/address_panel.html"
 HOLDINGS = "customers/partials/holdings_panel.html"
-INVALID = 422
+INVALID = 400  # like the case screen: invalid input is a 400 with the form and its errors
 
 
 def timeline_filters(request: HttpRequest) -> dict[str, object]:

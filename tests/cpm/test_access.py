@@ -18,7 +18,7 @@ ROLES = [ANON, NOBODY, Role.AGENT, Role.SUPERVISOR, Role.ADMIN]
 
 DESK = {ANON: 302, NOBODY: 403, Role.AGENT: 200, Role.SUPERVISOR: 200, Role.ADMIN: 200}
 PUBLIC = dict.fromkeys(ROLES, 200)
-EDIT = {ANON: 302, NOBODY: 403, Role.AGENT: 422, Role.SUPERVISOR: 422, Role.ADMIN: 422}
+EDIT = {ANON: 302, NOBODY: 403, Role.AGENT: 400, Role.SUPERVISOR: 400, Role.ADMIN: 400}
 
 # name -> (method, kwargs from the fixture data, expected status per role)
 EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
@@ -41,7 +41,7 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     "customers:contact-points": ("get", {"pk": "customer"}, DESK),
     "customers:address": ("get", {"pk": "customer"}, DESK),
     "customers:holdings": ("get", {"pk": "customer"}, DESK),
-    # Master-data writes: an empty form is refused with 422 by everyone who may edit.
+    # Master-data writes: an empty form is refused with 400 by everyone who may edit.
     "customers:contact-point-save": ("post", {"pk": "customer"}, EDIT),
     "customers:contact-point-remove": (
         "post",

@@ -74,7 +74,7 @@ def test_an_invalid_contact_value_says_what_is_wrong_and_changes_nothing(
 ):
     url = reverse("customers:contact-point-save", args=[customer.pk])
     response = agent_client.post(url, {"kind": kind, "value": value}, **HTMX)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert message in response.content.decode()
     assert f'value="{value}"' in response.content.decode()  # what was typed stays
     assert not ContactPoint.objects.exists()
@@ -110,7 +110,7 @@ def test_an_address_with_a_bad_postal_code_is_refused_with_the_reason(agent_clie
     url = reverse("customers:address-save", args=[customer.pk])
     data = {"street": "Hauptstr. 5", "postal_code": "1011", "city": "Berlin", "country": "DE"}
     response = agent_client.post(url, data, **HTMX)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "five digits" in response.content.decode()
     data["postal_code"] = "10115"
     response = agent_client.post(url, data, **HTMX)
@@ -123,7 +123,7 @@ def test_switching_to_direct_debit_needs_a_valid_iban(agent_client, customer):
     url = reverse("customers:holding-payment-save", args=[customer.pk])
     data = {"holding": holding.pk, "payment_method": PaymentMethod.DIRECT_DEBIT, "iban": ""}
     response = agent_client.post(url, data, **HTMX)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "needs the customer" in response.content.decode()
     data["iban"] = "DE89 3704 0044 0532 0130 01"
     assert "check digits" in agent_client.post(url, data, **HTMX).content.decode()
