@@ -15,12 +15,13 @@ from django_htmx.http import trigger_client_event
 
 from customers import selectors, services
 from customers.forms import AddressForm, ContactPointForm, PaymentForm
-from customers.models import Channel, ContactPoint, Customer
+from customers.models import Channel, ContactKind, ContactPoint, Customer
 from customers.selectors import TimelineKind
 
 CONTACTS = "customers/partials/contact_points_panel.html"
 ADDRESS = "customers/partials/address_panel.html"
 HOLDINGS = "customers/partials/holdings_panel.html"
+HANDLE_KINDS = [ContactKind.SOCIAL, ContactKind.MESSENGER]
 INVALID = 400  # like the case screen: invalid input is a 400 with the form and its errors
 
 
@@ -102,6 +103,8 @@ def contact_form(
     initial = {name: getattr(contact, name) for name in ContactPointForm.base_fields}
     form = ContactPointForm(data, initial=initial)
     form.fields["kind"].disabled = True
+    if contact.kind not in HANDLE_KINDS:
+        del form.fields["network"]
     return form
 
 
@@ -131,13 +134,20 @@ def contact_point_save(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if not form.is_valid():
             raise ValidationError({})
-        data = {k: form.cleaned_data[k] for k in ("value", "network", "primary", "verified")}
+        data = {k: form.cleaned_data.get(k) for k in ("value", "primary", "verified")}
+        network = form.cleaned_data.get("network")
         if contact is None:
             services.contact_point_add(
-                customer=customer, kind=form.cleaned_data["kind"], by=request.user, **data
+                customer=customer,
+                kind=form.cleaned_data["kind"],
+                network=network or "",
+                by=request.user,
+                **data,
             )
         else:
-            services.contact_point_change(contact_point=contact, by=request.user, **data)
+            services.contact_point_change(
+                contact_point=contact, network=network, by=request.user, **data
+            )
     except ValidationError as error:
         form.add_service_errors(error)
         return render_panel(request, CONTACTS, customer, status=INVALID, form=form, editing=editing)

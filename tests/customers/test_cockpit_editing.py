@@ -147,3 +147,27 @@ def test_without_htmx_a_change_redirects_back_to_the_cockpit(agent_client, custo
     response = agent_client.post(url, {"kind": "mobile", "value": "0151 23456789"})
     assert response.status_code == 302
     assert response["Location"] == customer.get_absolute_url()
+
+
+def test_a_handle_is_edited_with_its_network(agent_client, customer, agent):
+    contact = contact_point_add(
+        customer=customer, kind=ContactKind.SOCIAL, value="@anna", network="instagram", by=agent
+    )
+    url = reverse("customers:contact-point-save", args=[customer.pk]) + f"?edit={contact.pk}"
+    data = {"value": "@Anna.M", "network": "Mastodon"}
+    assert agent_client.post(url, data, **HTMX).status_code == 200
+    contact.refresh_from_db()
+    assert contact.normalised == "mastodon:anna.m"
+
+
+def test_the_admin_shows_a_customer_with_its_master_data_read_only(admin_client, customer, agent):
+    from django.contrib.auth.models import User
+
+    User.objects.filter(username="admin").update(is_superuser=True)  # as the demo admin is
+    contact_point_add(customer=customer, kind=ContactKind.EMAIL, value="a@example.de", by=agent)
+    HoldingFactory(customer=customer)
+    url = reverse("admin:customers_customer_change", args=[customer.pk])
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    assert "a@example.de" in response.content.decode()
+    assert admin_client.get(reverse("admin:customers_customerchange_changelist")).status_code == 200

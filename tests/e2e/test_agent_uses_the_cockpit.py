@@ -7,9 +7,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cpm.roles import Role
-from customers.models import ContactKind, CustomerChange, Interaction
+from customers.models import ContactKind, CustomerChange, Interaction, PaymentMethod
 from customers.services import contact_point_add
-from tests.factories import CustomerFactory, InteractionFactory
+from tests.factories import CustomerFactory, HoldingFactory, InteractionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,6 +21,7 @@ def test_agent_finds_a_customer_by_phone_and_edits_the_email(
     contact_point_add(customer=customer, kind=ContactKind.MOBILE, value="015123456789", by=None)
     contact_point_add(customer=customer, kind=ContactKind.EMAIL, value="anna@alt.de", by=None)
     Interaction.objects.bulk_create(InteractionFactory.build_batch(60, customer=customer))
+    HoldingFactory(customer=customer, contract_number="V-1", payment_method=PaymentMethod.INVOICE)
     log_in("kim", Role.AGENT)
 
     page.keyboard.press("/")
@@ -46,5 +47,13 @@ def test_agent_finds_a_customer_by_phone_and_edits_the_email(
     first = page.locator(".timeline .entry").first
     expect(first).to_contain_text("anna@alt.de")
     expect(first).to_contain_text("Anna@Neu.de")
+
+    # Switching a contract to bank transfer raises the derived flag in the header.
+    header = page.locator(f"#customer-{customer.pk}-header")
+    expect(header.locator('[data-flag="transfer"]')).to_have_count(0)
+    page.get_by_role("link", name="Change payment method V-1").click()
+    page.get_by_label("Payment method").select_option("bank_transfer")
+    page.get_by_role("button", name="Save").click()
+    expect(header.locator('[data-flag="transfer"]')).to_have_count(1)
     assert page.evaluate("window.__sameDocument") is True  # swapped in place, no reload
     assert CustomerChange.objects.filter(new="Anna@Neu.de").get().by.username == "kim"
