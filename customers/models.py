@@ -293,7 +293,8 @@ class CustomerChange(models.Model):
     entity = models.CharField(_("what"), max_length=15, choices=ChangeEntity.choices)
     entity_id = models.PositiveBigIntegerField(_("which"))
     field = models.CharField(_("field"), max_length=50)
-    detail = models.CharField(_("detail"), max_length=20, blank=True)  # a contact point's kind
+    # A contact point's kind, a holding's contract number.
+    detail = models.CharField(_("detail"), max_length=40, blank=True)
     old = models.TextField(_("old value"), blank=True)
     new = models.TextField(_("new value"), blank=True)
     by = models.ForeignKey(
@@ -330,6 +331,8 @@ class CustomerChange(models.Model):
         return str(field.verbose_name) if field is not None else self.field
 
     def display(self, value: str) -> str:
+        if self.field == "iban" and value:
+            return f"{value[:4]} … {value[-4:]}"  # as the holdings panel shows it
         field = self.model_field
         if field is not None and field.choices:
             return str(dict(field.flatchoices).get(value, value))

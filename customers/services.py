@@ -414,6 +414,7 @@ def holding_create(
         old={},
         new={"product": holding.product},
         by=by,
+        detail=holding.contract_number,
     )
     return holding
 
@@ -441,6 +442,7 @@ def holding_payment_change(
             old=old,
             new={name: new[name] for name in changed},
             by=by,
+            detail=holding.contract_number,
         )
     return holding
 

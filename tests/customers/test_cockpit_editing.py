@@ -133,6 +133,10 @@ def test_switching_to_direct_debit_needs_a_valid_iban(agent_client, customer):
     holding.refresh_from_db()
     assert holding.payment_method == PaymentMethod.DIRECT_DEBIT
     assert "DE89 … 3000" in response.content.decode()
+    timeline = agent_client.get(reverse("customers:customer-timeline", args=[customer.pk]))
+    assert holding.contract_number in timeline.content.decode()
+    assert "DE89 … 3000" in timeline.content.decode()
+    assert "DE89370400440532013000" not in timeline.content.decode()
 
 
 def test_another_customers_holding_cannot_be_changed(agent_client, customer):
