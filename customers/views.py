@@ -41,12 +41,12 @@ def timeline_filters(request: HttpRequest) -> dict[str, object]:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Roles: agent, supervisor, admin. The cockpit: master data, cases and the timeline."""
     customer = selectors.access_customer_by_id(user=request.user, pk=pk)
-    context = {
-        "customer": customer,
-        "cockpit": selectors.customer_cockpit(customer=customer),
-        "page": selectors.timeline_page(customer_id=customer.pk),
-        **timeline_filters(request),
-    }
+    filters = timeline_filters(request)
+    page = selectors.timeline_page(
+        customer_id=customer.pk, channel=str(filters["channel"]), kind=str(filters["kind"])
+    )
+    cockpit = selectors.customer_cockpit(customer=customer)
+    context = {"customer": customer, "cockpit": cockpit, "page": page, **filters}
     return render(request, "customers/customer_detail.html", context)
 
 

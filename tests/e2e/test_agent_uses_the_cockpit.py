@@ -52,8 +52,23 @@ def test_agent_finds_a_customer_by_phone_and_edits_the_email(
     header = page.locator(f"#customer-{customer.pk}-header")
     expect(header.locator('[data-flag="transfer"]')).to_have_count(0)
     page.get_by_role("link", name="Change payment method V-1").click()
-    page.get_by_label("Payment method").select_option("bank_transfer")
+    page.get_by_role("combobox", name="Payment method").select_option("bank_transfer")
     page.get_by_role("button", name="Save").click()
     expect(header.locator('[data-flag="transfer"]')).to_have_count(1)
     assert page.evaluate("window.__sameDocument") is True  # swapped in place, no reload
     assert CustomerChange.objects.filter(new="Anna@Neu.de").get().by.username == "kim"
+
+
+def test_arrow_keys_and_enter_choose_a_search_result(live_server, page: Page, log_in) -> None:
+    CustomerFactory(name="Anna Müller")
+    bernd = CustomerFactory(name="Bernd Müller")
+    log_in("kim", Role.AGENT)
+    page.keyboard.press("/")
+    page.keyboard.type("Müller")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-results] a")).to_have_count(2)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Bernd Müller")).to_be_visible()
+    assert page.url.endswith(bernd.get_absolute_url())
