@@ -63,6 +63,19 @@ def open_cases(*, limit: int = HOME_LIST_SIZE) -> list[Case]:
     )
 
 
+CUSTOMER_CASES_SHOWN = 20
+
+
+def customer_active_cases(*, customer_id: int) -> list[Case]:
+    """The customer's cases still being worked, oldest first, for the cockpit's panel."""
+    return list(
+        Case.objects.active()
+        .filter(customer_id=customer_id)
+        .select_related("assignee")
+        .order_by("created_at", "id")[:CUSTOMER_CASES_SHOWN]
+    )
+
+
 def case_search(*, query: str) -> Case | None:
     query = query.replace("\x00", "").strip().upper()
     return Case.objects.filter(reference=query).first() if query.startswith("C-") else None

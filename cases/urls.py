@@ -9,6 +9,7 @@ app_name = "cases"
 urlpatterns = [
     path("decisions/", views.decisions, name="decisions"),
     path("decisions/<int:run_id>/", views.decision_make, name="decision-make"),
+    path("customer/<int:customer_id>/", views.customer_cases, name="customer-cases"),
     path("<str:reference>/", views.case_detail, name="case-detail"),
     path(
         "<str:reference>/transitions/<slug:name>/",

@@ -12,6 +12,7 @@ from django_htmx.http import trigger_client_event
 from cases import guided, selectors, services
 from cases.forms import TransitionForm
 from cases.models import Case, GuidedRun
+from customers.selectors import access_customer_by_id
 
 
 @require_GET
@@ -37,6 +38,16 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
         return render_case_header(request, case)
     context = {**header_context(request, case), "events": selectors.case_events(case=case)}
     return render(request, "cases/case_detail.html", context)
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def customer_cases(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The customer's open cases, a panel of the cockpit."""
+    customer = access_customer_by_id(user=request.user, pk=customer_id)
+    cases = selectors.customer_active_cases(customer_id=customer.pk)
+    context = {"customer": customer, "cases": cases}
+    return render(request, "cases/partials/customer_cases.html", context)
 
 
 @require_POST

@@ -10,18 +10,39 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 from faker import Faker
+from schwifty import IBAN
 
 from cases.models import Case, CaseEvent, CaseEventKind, CaseState
 from cases.services import case_reference
 from cpm.roles import Role, roles_sync
-from customers.models import Channel, Customer, Direction, Interaction, Language
+from customers.identity import phone_normalise
+from customers.models import (
+    Address,
+    ChangeEntity,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    CustomerChange,
+    CustomerKind,
+    CustomerStatus,
+    Direction,
+    Holding,
+    HoldingStatus,
+    Interaction,
+    Language,
+    PaymentMethod,
+    Segment,
+)
 from customers.services import customer_number, sequence_reserve
 from guidance.models import ProcessDefinition
 from guidance.services import process_import
@@ -87,12 +108,35 @@ STATE_PATHS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+PRODUCTS = [
+    ("DSL 100", Decimal("29.99")),
+    ("DSL 250", Decimal("39.99")),
+    ("Glasfaser 1000", Decimal("69.99")),
+    ("Mobil M", Decimal("19.99")),
+    ("Mobil L", Decimal("34.99")),
+    ("TV Basis", Decimal("9.99")),
+]
+PAYMENT_WEIGHTS = {
+    PaymentMethod.DIRECT_DEBIT: 55,
+    PaymentMethod.BANK_TRANSFER: 25,  # the next-best-action demo offers them direct debit
+    PaymentMethod.INVOICE: 10,
+    PaymentMethod.CARD: 10,
+}
+MOBILE_PREFIXES = ["0151", "0171", "0176"]
+DUPLICATE_EVERY = 50  # every 50th customer looks like a duplicate of the one before
+UMLAUTS = {"ü": "ue", "ö": "oe", "ä": "ae", "ß": "ss", "é": "e"}
+
+
 @dataclass
 class Batch:
     customers: list[Customer] = field(default_factory=list)
     interactions: list[Interaction] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
     events: list[CaseEvent] = field(default_factory=list)
+    contact_points: list[ContactPoint] = field(default_factory=list)
+    addresses: list[Address] = field(default_factory=list)
+    holdings: list[Holding] = field(default_factory=list)
+    changes: list[CustomerChange] = field(default_factory=list)
 
 
 def demo_users_ensure(*, with_password: bool) -> dict[str, User]:
@@ -156,6 +200,8 @@ def batch_build(indexes: range, agents: list[User], now: datetime) -> Batch:
     fakers = {Language.GERMAN: Faker("de_DE"), Language.ENGLISH: Faker("en_GB")}
     for faker in fakers.values():
         faker.seed_instance(SEED + indexes.start)
+    places = Faker("de_DE")  # its own instance, so that the names stay as they were
+    places.seed_instance(SEED + 1 + indexes.start)
     for index in indexes:
         rng = random.Random(SEED * 7919 + index)
         language = Language.GERMAN if rng.random() < 0.7 else Language.ENGLISH
@@ -166,11 +212,185 @@ def batch_build(indexes: range, agents: list[User], now: datetime) -> Batch:
             created_at=now - timedelta(days=HISTORY_DAYS + rng.randint(0, 2000)),
         )
         batch.customers.append(customer)
+        master_data_build(batch, customer, index, indexes, agents, places)
         case_builds = list(cases_for(customer, index, rng, agents, now))
         batch.cases.extend(c for c, _ in case_builds)
         for interaction in interactions_for(customer, rng, agents, now, case_builds):
             batch.interactions.append(interaction)
     return batch
+
+
+def master_data_build(
+    batch: Batch,
+    customer: Customer,
+    index: int,
+    indexes: range,
+    agents: list[User],
+    places: Faker,
+) -> None:
+    """Kind, consent, contact points, addresses and holdings: unique values drawn from the
+    index, everything else from a random generator of its own (the contacts stay as they were).
+    """
+    rng = random.Random(SEED * 104729 + index)
+    original = (
+        batch.customers[-2] if index % DUPLICATE_EVERY == 7 and index > indexes.start else None
+    )
+    if original is not None:
+        duplicate_build(batch, customer, original, index)
+        return
+    since = customer.created_at.date()
+    if rng.random() < 0.08:
+        customer.kind = CustomerKind.ORGANISATION
+        customer.name = f"{places.last_name()} {rng.choice(['GmbH', 'AG', 'KG', 'e.K.'])}"
+        customer.register_number = f"HRB {rng.randint(1000, 99999)}"
+        customer.segment = Segment.BUSINESS
+    else:
+        customer.date_of_birth = date(1940, 1, 1) + timedelta(days=rng.randint(0, 365 * 65))
+        customer.segment = Segment.PREMIUM if rng.random() < 0.06 else Segment.PRIVATE
+    customer.preferred_channel = rng.choice([Channel.PHONE, Channel.EMAIL, Channel.SMS, ""])
+    customer.consent_service = rng.random() < 0.85
+    customer.consent_marketing = rng.random() < 0.4
+    customer.status = CustomerStatus.BLOCKED if rng.random() < 0.01 else CustomerStatus.ACTIVE
+    contacts_build(batch, customer, index, rng)
+    address = Address(
+        customer=customer,
+        street=places.street_address(),
+        postal_code=places.postcode(),
+        city=places.city(),
+        valid_from=since,
+    )
+    if rng.random() < 0.2:  # moved once: the old address ended, the change is on the timeline
+        moved = since + timedelta(days=rng.randint(30, HISTORY_DAYS))
+        earlier = Address(
+            customer=customer,
+            street=places.street_address(),
+            postal_code=places.postcode(),
+            city=places.city(),
+            valid_from=since,
+            valid_until=moved - timedelta(days=1),
+        )
+        address.valid_from = moved
+        batch.addresses.append(earlier)
+        at = timezone.make_aware(datetime.combine(moved, datetime.min.time())) + timedelta(hours=10)
+        for name in ("street", "postal_code", "city"):
+            change = CustomerChange(
+                customer=customer,
+                entity=ChangeEntity.ADDRESS,
+                entity_id=0,  # the new address's id, set when written
+                field=name,
+                old=getattr(earlier, name),
+                new=getattr(address, name),
+                by=rng.choice(agents),
+                at=at,
+            )
+            change._demo_address = address  # type: ignore[attr-defined]
+            batch.changes.append(change)
+    batch.addresses.append(address)
+    holdings_build(batch, customer, index, rng, since)
+
+
+def contacts_build(batch: Batch, customer: Customer, index: int, rng: random.Random) -> None:
+    mobile = f"{rng.choice(MOBILE_PREFIXES)} {index % 100_000_000:08d}"
+    contact_add(batch, customer, ContactKind.MOBILE, mobile, verified=rng.random() < 0.7)
+    if rng.random() < 0.4:
+        contact_add(batch, customer, ContactKind.PHONE, f"030 {1_000_000 + index % 9_000_000}")
+    slug = slugify(customer.name).replace("-", ".") or "kunde"
+    domain = "example.de" if customer.language == Language.GERMAN else "example.com"
+    contact_add(batch, customer, ContactKind.EMAIL, f"{slug}.{index}@{domain}", verified=True)
+    if rng.random() < 0.15:
+        contact_add(batch, customer, ContactKind.SOCIAL, f"@{slug}{index}", network="instagram")
+    if rng.random() < 0.2:
+        whatsapp = phone_normalise(mobile)
+        contact_add(batch, customer, ContactKind.MESSENGER, whatsapp, network="whatsapp")
+
+
+def contact_add(
+    batch: Batch,
+    customer: Customer,
+    kind: str,
+    value: str,
+    *,
+    network: str = "",
+    verified: bool = False,
+) -> None:
+    if kind in (ContactKind.PHONE, ContactKind.MOBILE):
+        normalised = phone_normalise(value)
+    elif kind == ContactKind.EMAIL:
+        normalised = value.lower()
+    else:
+        normalised = f"{network}:{value.lstrip('@').lower()}"
+    batch.contact_points.append(
+        ContactPoint(
+            customer=customer,
+            kind=kind,
+            network=network,
+            value=value,
+            normalised=normalised,
+            verified=verified,
+            primary=True,
+        )
+    )
+
+
+def holdings_build(
+    batch: Batch, customer: Customer, index: int, rng: random.Random, since: date
+) -> None:
+    methods, weights = list(PAYMENT_WEIGHTS), list(PAYMENT_WEIGHTS.values())
+    today = timezone.localdate()
+    for n, (product, fee) in enumerate(rng.sample(PRODUCTS, rng.choice([1, 1, 2, 2, 3]))):
+        start = since + timedelta(days=rng.randint(0, 400))
+        ended = rng.random() < 0.15
+        method = rng.choices(methods, weights=weights)[0]
+        iban = ""
+        if method == PaymentMethod.DIRECT_DEBIT:
+            account = str(1_000_000 + index * 10 + n)
+            iban = IBAN.generate("DE", bank_code="37040044", account_code=account).compact
+        batch.holdings.append(
+            Holding(
+                customer=customer,
+                product=product,
+                contract_number=f"V-{index:07d}-{n + 1}",
+                status=HoldingStatus.ENDED if ended else HoldingStatus.ACTIVE,
+                start=start,
+                end=min(start + timedelta(days=rng.randint(90, 700)), today) if ended else None,
+                monthly_fee=fee,
+                billing_account=f"B-{index:07d}",
+                payment_method=method,
+                iban=iban,
+            )
+        )
+
+
+def duplicate_build(batch: Batch, customer: Customer, original: Customer, index: int) -> None:
+    """A second record of the same person, as a web form creates one: the name spelt
+    differently, the same birth date and address, the mobile number entered as a landline."""
+    name = original.name
+    for letter, spelt in UMLAUTS.items():
+        name = name.replace(letter, spelt)
+    if name == original.name:  # no umlaut: a typo instead
+        name = name[:-2] + name[-1] if len(name) > 4 else name + "e"
+    customer.name = name
+    customer.language = original.language
+    customer.date_of_birth = original.date_of_birth
+    customer.kind = original.kind
+    customer.register_number = original.register_number
+    customer.consent_service = False
+    address = next(a for a in reversed(batch.addresses) if a.customer is original)
+    batch.addresses.append(
+        Address(
+            customer=customer,
+            street=address.street,
+            postal_code=address.postal_code,
+            city=address.city,
+            valid_from=customer.created_at.date(),
+        )
+    )
+    mobile = next(
+        c for c in batch.contact_points if c.customer is original and c.kind == ContactKind.MOBILE
+    )
+    contact_add(batch, customer, ContactKind.PHONE, mobile.value)
+    slug = slugify(name).replace("-", ".")
+    contact_add(batch, customer, ContactKind.EMAIL, f"{slug}.{index}@example.net")
 
 
 def cases_for(
@@ -291,3 +511,11 @@ def batch_write(batch: Batch) -> None:
         case = getattr(interaction, "_demo_case", None)
         interaction.case_reference = case.reference if case else ""
     Interaction.objects.bulk_create(batch.interactions, batch_size=BATCH)
+    for row in [*batch.contact_points, *batch.addresses, *batch.holdings, *batch.changes]:
+        row.customer_id = row.customer.pk
+    ContactPoint.objects.bulk_create(batch.contact_points, batch_size=BATCH)
+    Address.objects.bulk_create(batch.addresses, batch_size=BATCH)
+    Holding.objects.bulk_create(batch.holdings, batch_size=BATCH)
+    for change in batch.changes:
+        change.entity_id = change._demo_address.pk  # type: ignore[attr-defined]
+    CustomerChange.objects.bulk_create(batch.changes, batch_size=BATCH)

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,11 +35,47 @@ class Direction(models.TextChoices):
     OUTBOUND = "out", _("Outbound")
 
 
+class CustomerKind(models.TextChoices):
+    PERSON = "person", _("Person")
+    ORGANISATION = "organisation", _("Organisation")
+
+
+class Segment(models.TextChoices):
+    PRIVATE = "private", _("Private")
+    BUSINESS = "business", _("Business")
+    PREMIUM = "premium", _("Premium")
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PROSPECT = "prospect", _("Prospect")
+    FORMER = "former", _("Former customer")
+    BLOCKED = "blocked", _("Blocked")
+
+
 class Customer(models.Model):
+    """Who the customer is. Flags such as VIP are derived (see `selectors.customer_flags`)."""
+
     number = models.CharField(_("customer number"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=200)
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.GERMAN
+    )
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=CustomerKind.choices, default=CustomerKind.PERSON
+    )
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    register_number = models.CharField(_("company register number"), max_length=40, blank=True)
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=10, choices=Channel.choices, blank=True
+    )
+    consent_service = models.BooleanField(_("consent to service contact"), default=False)
+    consent_marketing = models.BooleanField(_("consent to marketing"), default=False)
+    segment = models.CharField(
+        _("segment"), max_length=10, choices=Segment.choices, default=Segment.PRIVATE
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -42,12 +83,278 @@ class Customer(models.Model):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind=CustomerKind.PERSON) | Q(date_of_birth__isnull=True),
+                name="customer_birth_date_only_for_persons",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=CustomerKind.ORGANISATION) | Q(register_number=""),
+                name="customer_register_number_only_for_organisations",
+            ),
+        ]
+        indexes = [
+            # Typo-tolerant name search; created on PostgreSQL only (migration 0002).
+            GinIndex(fields=["name"], name="customer_name_trgm", opclasses=["gin_trgm_ops"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.number})"
 
     def get_absolute_url(self) -> str:
         return reverse("customers:customer-detail", args=[self.pk])
+
+
+class ContactKind(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    MOBILE = "mobile", _("Mobile")
+    EMAIL = "email", _("E-mail")
+    SOCIAL = "social", _("Social media")
+    MESSENGER = "messenger", _("Messenger")
+
+
+PHONE_KINDS = [ContactKind.PHONE, ContactKind.MOBILE]
+
+
+class ContactPointQuerySet(models.QuerySet["ContactPoint"]):
+    def active(self) -> ContactPointQuerySet:
+        return self.filter(active=True)
+
+
+class ContactPoint(models.Model):
+    """A way to reach the customer: the value as entered and normalised for matching.
+
+    Phone numbers are normalised to E.164, e-mail addresses lower-cased, handles prefixed
+    with their network. Removing a contact point deactivates it, so old interactions keep
+    their meaning; only active contact points must be unique, because a number passes from
+    one customer to another when the first gives it up.
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="contact_points",
+        verbose_name=_("customer"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=ContactKind.choices)
+    network = models.CharField(_("network"), max_length=30, blank=True)
+    value = models.CharField(_("value"), max_length=200)
+    normalised = models.CharField(_("normalised value"), max_length=200)
+    verified = models.BooleanField(_("verified"), default=False)
+    primary = models.BooleanField(_("primary"), default=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = ContactPointQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("contact point")
+        verbose_name_plural = _("contact points")
+        ordering = ["kind", "-primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "normalised"],
+                condition=Q(active=True),
+                name="contactpoint_unique_active_value",
+            ),
+            models.UniqueConstraint(
+                fields=["customer", "kind"],
+                condition=Q(active=True, primary=True),
+                name="contactpoint_one_primary_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"
+
+
+class AddressQuerySet(models.QuerySet["Address"]):
+    def current(self) -> AddressQuerySet:
+        return self.filter(valid_until__isnull=True)
+
+
+class Address(models.Model):
+    """A postal address over time: the current one has no end date; there is one at most."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("customer")
+    )
+    street = models.CharField(_("street and number"), max_length=200)
+    postal_code = models.CharField(_("postal code"), max_length=10)
+    city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(_("country"), max_length=2, default="DE")
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    objects = AddressQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(valid_until__isnull=True),
+                name="address_one_current_per_customer",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="address_valid_until_after_valid_from",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.street}, {self.postal_code} {self.city}"
+
+
+class HoldingStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACTIVE = "active", _("Active")
+    CANCELLED = "cancelled", _("Cancelled")
+    ENDED = "ended", _("Ended")
+
+
+class PaymentMethod(models.TextChoices):
+    DIRECT_DEBIT = "direct_debit", _("Direct debit")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    INVOICE = "invoice", _("Invoice")
+    CARD = "card", _("Card")
+
+
+class Holding(models.Model):
+    """A product or contract the customer has, with how it is paid."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="holdings", verbose_name=_("customer")
+    )
+    product = models.CharField(_("product"), max_length=100)
+    contract_number = models.CharField(_("contract number"), max_length=30, unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=HoldingStatus.choices, default=HoldingStatus.ACTIVE
+    )
+    start = models.DateField(_("start"))
+    end = models.DateField(_("end"), null=True, blank=True)
+    monthly_fee = models.DecimalField(
+        _("monthly fee"), max_digits=9, decimal_places=2, default=Decimal("0.00")
+    )
+    billing_account = models.CharField(_("billing account"), max_length=30, blank=True)
+    payment_method = models.CharField(
+        _("payment method"),
+        max_length=15,
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.INVOICE,
+    )
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("holding")
+        verbose_name_plural = _("holdings")
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(payment_method=PaymentMethod.DIRECT_DEBIT) | ~Q(iban=""),
+                name="holding_direct_debit_needs_iban",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} ({self.contract_number})"
+
+    @property
+    def iban_masked(self) -> str:
+        """Enough to confirm with the customer, not enough to copy: `DE89 … 3000`."""
+        return f"{self.iban[:4]} … {self.iban[-4:]}" if self.iban else ""
+
+
+class ChangeEntity(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    CONTACT_POINT = "contactpoint", _("Contact point")
+    ADDRESS = "address", _("Address")
+    HOLDING = "holding", _("Holding")
+
+
+class CustomerChange(models.Model):
+    """One changed value of the customer's master data: who, when, which field, old, new.
+
+    Why an own change log and not django-simple-history (which is installed, and which
+    `cases` uses for whole-row snapshots)? The cockpit's timeline must show every change to
+    a customer's master data (customer, contact points, addresses, holdings) with old and
+    new value, in one keyset-paged query by customer, whatever the history's length.
+    simple-history keeps one table per model with full snapshots and no customer index;
+    the old value would need the previous snapshot of every row (a diff at read time, more
+    queries per page) and four tables merged. Services already know the old and new value
+    when they write, so they record it here, in the same transaction, in one table that
+    carries `customer_id` (the partitioning key, see DESIGN.md) with the timeline's index.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="changes", verbose_name=_("customer")
+    )
+    entity = models.CharField(_("what"), max_length=15, choices=ChangeEntity.choices)
+    entity_id = models.PositiveBigIntegerField(_("which"))
+    field = models.CharField(_("field"), max_length=50)
+    # A contact point's kind, a holding's contract number.
+    detail = models.CharField(_("detail"), max_length=40, blank=True)
+    old = models.TextField(_("old value"), blank=True)
+    new = models.TextField(_("new value"), blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer data change")
+        verbose_name_plural = _("customer data changes")
+        indexes = [models.Index(fields=["customer", "-at", "-id"], name="change_timeline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.entity_id} {self.field}"
+
+    @property
+    def model_field(self) -> models.Field | None:
+        model = CHANGE_MODELS[self.entity]
+        try:
+            return model._meta.get_field(self.field)
+        except FieldDoesNotExist:
+            return None
+
+    @property
+    def field_label(self) -> str:
+        if self.entity == ChangeEntity.CONTACT_POINT and self.detail in ContactKind.values:
+            return str(ContactKind(self.detail).label)
+        field = self.model_field
+        return str(field.verbose_name) if field is not None else self.field
+
+    def display(self, value: str) -> str:
+        if self.field == "iban" and value:
+            return f"{value[:4]} … {value[-4:]}"  # as the holdings panel shows it
+        field = self.model_field
+        if field is not None and field.choices:
+            return str(dict(field.flatchoices).get(value, value))
+        if isinstance(field, models.BooleanField):
+            return str(_("yes") if value == "True" else _("no"))
+        return value
+
+    @property
+    def old_display(self) -> str:
+        return self.display(self.old)
+
+    @property
+    def new_display(self) -> str:
+        return self.display(self.new)
+
+
+CHANGE_MODELS: dict[str, type[models.Model]] = {
+    ChangeEntity.CUSTOMER: Customer,
+    ChangeEntity.CONTACT_POINT: ContactPoint,
+    ChangeEntity.ADDRESS: Address,
+    ChangeEntity.HOLDING: Holding,
+}
 
 
 class InteractionQuerySet(models.QuerySet["Interaction"]):

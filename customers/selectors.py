@@ -4,21 +4,67 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.db.models import F, Q
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, Interaction
+from customers import identity
+from customers.models import (
+    PHONE_KINDS,
+    Address,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    CustomerChange,
+    CustomerStatus,
+    Holding,
+    HoldingStatus,
+    Interaction,
+    PaymentMethod,
+    Segment,
+)
 
 TIMELINE_PAGE_SIZE = 25
+HOLDINGS_SHOWN = 50
+VIP_MONTHLY_REVENUE = Decimal("100.00")  # active holdings' fees per month that make a VIP
+
+
+class TimelineKind:
+    INTERACTIONS = "interactions"
+    CHANGES = "changes"
+    CHOICES = [(INTERACTIONS, _("Contacts only")), (CHANGES, _("Data changes only"))]
+
+
+# Where two entries share a timestamp, contacts come before data changes.
+SOURCE_RANK = {"i": 1, "c": 0}
 
 
 @dataclass(frozen=True)
 class TimelinePage:
-    entries: list[Interaction]
+    entries: list[Interaction | CustomerChange]
     next_cursor: str  # empty on the last page
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    label: str
+    tone: str  # "vip", "warn", "danger", "info": the CSS says what each colour means
+
+
+@dataclass(frozen=True)
+class Cockpit:
+    customer: Customer
+    contact_points: list[ContactPoint]
+    address: Address | None
+    holdings: list[Holding]
+    flags: list[Flag]
 
 
 def access_customer_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) -> Customer:
@@ -31,43 +77,192 @@ def access_customer_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) ->
         raise Http404 from None
 
 
-def timeline_cursor(entry: Interaction) -> str:
-    return f"{entry.occurred_at.isoformat()}|{entry.pk}"
+def entry_key(entry: Interaction | CustomerChange) -> tuple[datetime, int, int]:
+    """The timeline's sort key over both sources: time, then source, then id."""
+    if isinstance(entry, CustomerChange):
+        return entry.at, SOURCE_RANK["c"], entry.pk
+    return entry.occurred_at, SOURCE_RANK["i"], entry.pk
 
 
-def parse_timeline_cursor(cursor: str) -> tuple[datetime, int] | None:
+def timeline_cursor(entry: Interaction | CustomerChange) -> str:
+    when, _rank, pk = entry_key(entry)
+    source = "c" if isinstance(entry, CustomerChange) else "i"
+    return f"{when.isoformat()}|{pk}|{source}"
+
+
+def parse_timeline_cursor(cursor: str) -> tuple[datetime, int, str] | None:
     """The position after which the next page starts; None for the first page or a bad cursor."""
-    when, _, pk = cursor.partition("|")
+    when, _, rest = cursor.partition("|")
+    pk, _, source = rest.partition("|")
     try:
-        return datetime.fromisoformat(when), int(pk)
+        return datetime.fromisoformat(when), int(pk), source if source in SOURCE_RANK else "i"
     except ValueError:
         return None
 
 
+def after_position(rank: int, position: tuple[datetime, int, str] | None, at: str = "at") -> Q:
+    """Rows of the source with this rank that sort after the cursor (newest first)."""
+    if position is None:
+        return Q()
+    when, pk, source = position
+    cursor_rank = SOURCE_RANK[source]
+    if rank < cursor_rank:
+        return Q(**{f"{at}__lte": when})
+    if rank > cursor_rank:
+        return Q(**{f"{at}__lt": when})
+    return Q(**{f"{at}__lt": when}) | Q(**{at: when, "id__lt": pk})
+
+
 def timeline_page(
-    *, customer_id: int, cursor: str = "", channel: str = "", size: int = TIMELINE_PAGE_SIZE
+    *,
+    customer_id: int,
+    cursor: str = "",
+    channel: str = "",
+    kind: str = "",
+    size: int = TIMELINE_PAGE_SIZE,
 ) -> TimelinePage:
-    """One page of the customer's timeline, newest first, in one query whatever its length."""
-    entries = Interaction.objects.for_customer(customer_id).select_related("agent").newest_first()
-    if channel:
-        entries = entries.filter(channel=channel)
+    """One page of the customer's timeline, newest first: contacts of every channel and
+    master-data changes on one list, in two queries whatever the history's length.
+
+    Each source is read with the same keyset condition and its own index, then the two
+    short lists are merged; a channel filter shows contacts only.
+    """
     position = parse_timeline_cursor(cursor) if cursor else None
-    if position:
-        when, pk = position
-        entries = entries.filter(Q(occurred_at__lt=when) | Q(occurred_at=when, id__lt=pk))
-    rows = list(entries[: size + 1])
+    rows: list[Interaction | CustomerChange] = []
+    if kind != TimelineKind.CHANGES:
+        interactions = (
+            Interaction.objects.for_customer(customer_id).select_related("agent").newest_first()
+        )
+        if channel:
+            interactions = interactions.filter(channel=channel)
+        interactions = interactions.filter(
+            after_position(SOURCE_RANK["i"], position, "occurred_at")
+        )
+        rows.extend(interactions[: size + 1])
+    if kind != TimelineKind.INTERACTIONS and not channel:
+        changes = (
+            CustomerChange.objects.filter(customer_id=customer_id)
+            .filter(after_position(SOURCE_RANK["c"], position))
+            .select_related("by")
+            .order_by("-at", "-id")
+        )
+        rows.extend(changes[: size + 1])
+    rows.sort(key=entry_key, reverse=True)
     has_more = len(rows) > size
     rows = rows[:size]
     return TimelinePage(entries=rows, next_cursor=timeline_cursor(rows[-1]) if has_more else "")
 
 
+def customer_flags(customer: Customer, holdings: list[Holding]) -> list[Flag]:
+    """Flags derived from the data, never typed by hand."""
+    flags = []
+    active = [h for h in holdings if h.status == HoldingStatus.ACTIVE]
+    revenue = sum((h.monthly_fee for h in active), Decimal("0"))
+    if customer.segment == Segment.PREMIUM or revenue >= VIP_MONTHLY_REVENUE:
+        flags.append(Flag("vip", str(_("VIP")), "vip"))
+    if customer.status == CustomerStatus.BLOCKED:
+        flags.append(Flag("blocked", str(_("Blocked")), "danger"))
+    if not customer.consent_service:
+        flags.append(Flag("no-consent", str(_("No consent to service contact")), "warn"))
+    if any(h.payment_method == PaymentMethod.BANK_TRANSFER for h in active):
+        flags.append(Flag("transfer", str(_("Pays by bank transfer")), "info"))
+    return flags
+
+
+def customer_cockpit(*, customer: Customer) -> Cockpit:
+    """Everything the cockpit's master-data panels show, in three queries."""
+    contact_points = list(ContactPoint.objects.active().filter(customer=customer))
+    address = Address.objects.current().filter(customer=customer).first()
+    holdings = list(
+        Holding.objects.filter(customer=customer).order_by(
+            F("end").desc(nulls_first=True), "start", "id"
+        )[:HOLDINGS_SHOWN]
+    )
+    return Cockpit(
+        customer=customer,
+        contact_points=contact_points,
+        address=address,
+        holdings=holdings,
+        flags=customer_flags(customer, holdings),
+    )
+
+
+def contact_point_get(*, customer: Customer, pk: int) -> ContactPoint:
+    try:
+        return ContactPoint.objects.active().get(customer=customer, pk=pk)
+    except ContactPoint.DoesNotExist:
+        raise Http404 from None
+
+
+def holding_get(*, customer: Customer, pk: int) -> Holding:
+    try:
+        return Holding.objects.get(customer=customer, pk=pk)
+    except Holding.DoesNotExist:
+        raise Http404 from None
+
+
+def customer_identify(*, query: str) -> Customer | None:
+    """The one customer an exact identifier names: customer number, e-mail address, phone
+    number in any common format, contract number or IBAN. None when it names nobody.
+
+    Every look-up is an equality on an indexed, normalised column.
+    """
+    query = query.replace("\x00", "").strip()
+    if not query:
+        return None
+    upper = query.upper()
+    found = Customer.objects.filter(number=upper).first()
+    if found is None and "@" in query:
+        try:
+            email = identity.email_normalise(query)
+        except ValidationError:
+            email = ""
+        found = customer_by_contact(kinds=[ContactKind.EMAIL], normalised=email)
+    if found is None and identity.looks_like_phone(query):
+        try:
+            phone = identity.phone_normalise(query)
+        except ValidationError:
+            phone = ""
+        found = customer_by_contact(kinds=PHONE_KINDS, normalised=phone)
+    if found is None:
+        holding = Holding.objects.filter(contract_number=upper).select_related("customer").first()
+        found = holding.customer if holding else None
+    iban = identity.iban_or_none(query) if found is None else None
+    if iban:
+        holding = Holding.objects.filter(iban=iban).select_related("customer").first()
+        found = holding.customer if holding else None
+    return found
+
+
+def customer_by_contact(*, kinds: list[str], normalised: str) -> Customer | None:
+    if not normalised:
+        return None
+    contact = (
+        ContactPoint.objects.active()
+        .filter(kind__in=kinds, normalised=normalised)
+        .select_related("customer")
+        .first()
+    )
+    return contact.customer if contact else None
+
+
 def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
-    """Customers by exact number or by a part of the name (issue 3 adds trigram search)."""
+    """Customers by name: typo-tolerant on PostgreSQL (trigram word similarity, GIN index),
+    a contains-match on SQLite."""
     query = query.replace("\x00", "").strip()
     if not query:
         return []
-    return list(
-        Customer.objects.filter(Q(number__iexact=query) | Q(name__icontains=query)).order_by(
-            "name", "id"
-        )[:limit]
-    )
+    if connection.vendor == "postgresql":
+        # `%` (whole-name similarity) finds a misspelt full name, `<%` (word similarity) a
+        # misspelt part of it; both, and ILIKE, are served by the GIN trigram index.
+        matches = (
+            Q(name__trigram_similar=query)
+            | Q(name__trigram_word_similar=query)
+            | Q(name__icontains=query)
+        )
+        return list(
+            Customer.objects.filter(matches)
+            .annotate(score=TrigramSimilarity("name", query) + TrigramWordSimilarity(query, "name"))
+            .order_by("-score", "name", "id")[:limit]
+        )
+    return list(Customer.objects.filter(name__icontains=query).order_by("name", "id")[:limit])

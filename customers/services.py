@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Model
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from customers.models import BODY_MAX_LENGTH, Customer, Interaction, Language, Sequence
+from customers import identity
+from customers.models import (
+    BODY_MAX_LENGTH,
+    Address,
+    ChangeEntity,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    CustomerChange,
+    Holding,
+    HoldingStatus,
+    Interaction,
+    Language,
+    PaymentMethod,
+    Sequence,
+)
+
+Actor = AbstractBaseUser | AnonymousUser | None
+CUSTOMER_EDITABLE = {
+    "name",
+    "language",
+    "kind",
+    "date_of_birth",
+    "register_number",
+    "preferred_channel",
+    "consent_service",
+    "consent_marketing",
+    "segment",
+    "status",
+}
 
 
 @transaction.atomic
@@ -35,11 +69,382 @@ def customer_number_next() -> str:
     return customer_number(sequence_next(name="customer"))
 
 
-def customer_create(*, name: str, language: str = Language.GERMAN, number: str = "") -> Customer:
-    customer = Customer(name=name, language=language, number=number or customer_number_next())
+def customer_create(
+    *, name: str, language: str = Language.GERMAN, number: str = "", **fields: object
+) -> Customer:
+    """A new customer; `fields` are any of the master-data fields (kind, segment, consent ...)."""
+    unknown = set(fields) - CUSTOMER_EDITABLE
+    if unknown:
+        raise TypeError(f"customer_create() got unexpected fields {sorted(unknown)}")
+    customer = Customer(
+        name=name, language=language, number=number or customer_number_next(), **fields
+    )
     customer.full_clean()
     customer.save()
     return customer
+
+
+def actor(by: Actor) -> AbstractBaseUser | None:
+    return by if by is not None and by.is_authenticated else None
+
+
+def changes_record(
+    *,
+    customer: Customer,
+    entity: str,
+    entity_id: int,
+    old: Mapping[str, object],
+    new: Mapping[str, object],
+    by: Actor,
+    detail: str = "",
+) -> list[CustomerChange]:
+    """Write one change row per field whose value differs between `old` and `new`."""
+    at = timezone.now()
+    rows = [
+        CustomerChange(
+            customer=customer,
+            entity=entity,
+            entity_id=entity_id,
+            field=name,
+            detail=detail,
+            old=text(old.get(name)),
+            new=text(new.get(name)),
+            by=actor(by),
+            at=at,
+        )
+        for name in new
+        if text(old.get(name)) != text(new.get(name))
+    ]
+    return CustomerChange.objects.bulk_create(rows)
+
+
+def text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def values_of(instance: Model, names: list[str]) -> dict[str, object]:
+    return {name: getattr(instance, name) for name in names}
+
+
+def customer_lock(customer: Customer) -> Customer:
+    """Serialise writes to one customer's master data (a no-op on SQLite, which has one writer)."""
+    return Customer.objects.select_for_update().get(pk=customer.pk)
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, by: Actor, **fields: object) -> Customer:
+    """Change master-data fields of the customer; saves and records only what changed."""
+    unknown = set(fields) - CUSTOMER_EDITABLE
+    if unknown:
+        raise TypeError(f"customer_update() got unexpected fields {sorted(unknown)}")
+    customer = customer_lock(customer)
+    old = values_of(customer, list(fields))
+    for name, value in fields.items():
+        setattr(customer, name, value)
+    customer.full_clean()
+    changed = [name for name in fields if text(old[name]) != text(fields[name])]
+    if changed:
+        customer.save(update_fields=changed)
+        changes_record(
+            customer=customer,
+            entity=ChangeEntity.CUSTOMER,
+            entity_id=customer.pk,
+            old=old,
+            new={name: fields[name] for name in changed},
+            by=by,
+        )
+    return customer
+
+
+def contact_normalise(*, kind: str, value: str, network: str = "") -> str:
+    """The matching key of a contact value; a ValidationError with a specific message."""
+    if kind in (ContactKind.PHONE, ContactKind.MOBILE):
+        return identity.phone_normalise(value)
+    if kind == ContactKind.EMAIL:
+        return identity.email_normalise(value)
+    if kind in (ContactKind.SOCIAL, ContactKind.MESSENGER):
+        return identity.handle_normalise(value, network=network)
+    raise ValidationError({"kind": _("Choose the kind of contact point.")})
+
+
+def contact_point_check_free(*, kind: str, normalised: str, exclude_pk: int | None) -> None:
+    """An active value belongs to one customer only; say which one holds it."""
+    holders = ContactPoint.objects.active().filter(kind=kind, normalised=normalised)
+    if exclude_pk is not None:
+        holders = holders.exclude(pk=exclude_pk)
+    holder = holders.select_related("customer").first()
+    if holder is not None:
+        raise ValidationError(
+            {
+                "value": _("%(value)s already belongs to customer %(number)s.")
+                % {"value": holder.value, "number": holder.customer.number}
+            }
+        )
+
+
+def field_errors(error: ValidationError, field: str) -> ValidationError:
+    """A plain ValidationError from `identity` attached to the form field it is about."""
+    return error if hasattr(error, "error_dict") else ValidationError({field: error.messages})
+
+
+@transaction.atomic
+def contact_point_add(
+    *,
+    customer: Customer,
+    kind: str,
+    value: str,
+    by: Actor,
+    network: str = "",
+    verified: bool = False,
+    primary: bool = False,
+) -> ContactPoint:
+    """Add a way to reach the customer; the first of its kind becomes the primary one."""
+    customer = customer_lock(customer)
+    try:
+        normalised = contact_normalise(kind=kind, value=value, network=network)
+    except ValidationError as error:
+        raise field_errors(error, "value") from None
+    contact_point_check_free(kind=kind, normalised=normalised, exclude_pk=None)
+    same_kind = ContactPoint.objects.active().filter(customer=customer, kind=kind)
+    primary = primary or not same_kind.exists()
+    if primary:
+        same_kind.filter(primary=True).update(primary=False)
+    contact_point = ContactPoint(
+        customer=customer,
+        kind=kind,
+        network=network.strip().lower(),
+        value=value.strip(),
+        normalised=normalised,
+        verified=verified,
+        primary=primary,
+    )
+    contact_point.full_clean(validate_constraints=False)
+    contact_point.save()
+    changes_record(
+        customer=customer,
+        entity=ChangeEntity.CONTACT_POINT,
+        entity_id=contact_point.pk,
+        old={},
+        new={"value": contact_point.value},
+        by=by,
+        detail=kind,
+    )
+    return contact_point
+
+
+@transaction.atomic
+def contact_point_change(
+    *,
+    contact_point: ContactPoint,
+    value: str,
+    by: Actor,
+    network: str | None = None,
+    verified: bool | None = None,
+    primary: bool | None = None,
+) -> ContactPoint:
+    """Correct a contact value or its flags. A new value is unverified unless said otherwise."""
+    customer_lock(contact_point.customer)
+    contact_point = ContactPoint.objects.select_related("customer").get(pk=contact_point.pk)
+    network = contact_point.network if network is None else network.strip().lower()
+    try:
+        normalised = contact_normalise(kind=contact_point.kind, value=value, network=network)
+    except ValidationError as error:
+        raise field_errors(error, "value") from None
+    contact_point_check_free(
+        kind=contact_point.kind, normalised=normalised, exclude_pk=contact_point.pk
+    )
+    names = ["value", "network", "verified", "primary"]
+    old = values_of(contact_point, names)
+    if verified is None:
+        verified = contact_point.verified and normalised == contact_point.normalised
+    if primary and not contact_point.primary:
+        ContactPoint.objects.active().filter(
+            customer_id=contact_point.customer_id, kind=contact_point.kind, primary=True
+        ).update(primary=False)
+    contact_point.value = value.strip()
+    contact_point.network = network
+    contact_point.normalised = normalised
+    contact_point.verified = verified
+    contact_point.primary = contact_point.primary if primary is None else primary
+    new = values_of(contact_point, names)
+    changed = [name for name in names if text(old[name]) != text(new[name])]
+    if changed:
+        contact_point.save(update_fields=[*changed, "normalised"])
+        changes_record(
+            customer=contact_point.customer,
+            entity=ChangeEntity.CONTACT_POINT,
+            entity_id=contact_point.pk,
+            old=old,
+            new={name: new[name] for name in changed},
+            by=by,
+            detail=contact_point.kind,
+        )
+    return contact_point
+
+
+@transaction.atomic
+def contact_point_remove(*, contact_point: ContactPoint, by: Actor) -> ContactPoint:
+    """Deactivate a contact point (it stays for the history); its value is free again."""
+    customer_lock(contact_point.customer)
+    if not contact_point.active:
+        return contact_point
+    contact_point.active = False
+    contact_point.primary = False
+    contact_point.save(update_fields=["active", "primary"])
+    changes_record(
+        customer=contact_point.customer,
+        entity=ChangeEntity.CONTACT_POINT,
+        entity_id=contact_point.pk,
+        old={"value": contact_point.value},
+        new={"value": ""},
+        by=by,
+        detail=contact_point.kind,
+    )
+    return contact_point
+
+
+ADDRESS_FIELDS = ["street", "postal_code", "city", "country"]
+
+
+@transaction.atomic
+def address_change(
+    *,
+    customer: Customer,
+    street: str,
+    postal_code: str,
+    city: str,
+    by: Actor,
+    country: str = "DE",
+    valid_from: date | None = None,
+) -> Address:
+    """Make this the customer's current address. The previous one ends the day before.
+
+    A correction on the day the current address started changes it in place.
+    """
+    customer = customer_lock(customer)
+    country = country.strip().upper() or "DE"
+    errors: dict[str, list[str]] = {}
+    try:
+        postal_code = identity.postal_code_normalise(postal_code, country=country)
+    except ValidationError as error:
+        errors["postal_code"] = error.messages
+    if not street.strip():
+        errors["street"] = [_("Give the street and house number.")]
+    if not city.strip():
+        errors["city"] = [_("Give the city.")]
+    if errors:
+        raise ValidationError(errors)
+    valid_from = valid_from or timezone.localdate()
+    new = {"street": street.strip(), "postal_code": postal_code, "city": city.strip()}
+    new["country"] = country
+    current = Address.objects.current().filter(customer=customer).first()
+    old = values_of(current, ADDRESS_FIELDS) if current else {}
+    if current and all(text(old[name]) == text(new[name]) for name in ADDRESS_FIELDS):
+        return current
+    if current and current.valid_from >= valid_from:
+        address = current
+        for name, value in new.items():
+            setattr(address, name, value)
+    else:
+        if current:
+            current.valid_until = valid_from - timedelta(days=1)
+            current.save(update_fields=["valid_until"])
+        address = Address(customer=customer, valid_from=valid_from, **new)
+    address.full_clean(validate_constraints=False)
+    address.save()
+    changes_record(
+        customer=customer,
+        entity=ChangeEntity.ADDRESS,
+        entity_id=address.pk,
+        old=old,
+        new=new,
+        by=by,
+    )
+    return address
+
+
+def payment_validate(*, payment_method: str, iban: str) -> str:
+    """The compact IBAN (or ""), with the rule that a direct debit needs one."""
+    if payment_method not in PaymentMethod.values:
+        raise ValidationError({"payment_method": _("Choose a payment method.")})
+    if not iban.strip():
+        if payment_method == PaymentMethod.DIRECT_DEBIT:
+            raise ValidationError({"iban": _("A direct debit needs the customer's IBAN.")})
+        return ""
+    try:
+        return identity.iban_normalise(iban)
+    except ValidationError as error:
+        raise field_errors(error, "iban") from None
+
+
+@transaction.atomic
+def holding_create(
+    *,
+    customer: Customer,
+    product: str,
+    contract_number: str,
+    start: date,
+    by: Actor,
+    monthly_fee: Decimal = Decimal("0.00"),
+    payment_method: str = PaymentMethod.INVOICE,
+    iban: str = "",
+    billing_account: str = "",
+    status: str = HoldingStatus.ACTIVE,
+    end: date | None = None,
+) -> Holding:
+    customer = customer_lock(customer)
+    holding = Holding(
+        customer=customer,
+        product=product,
+        contract_number=contract_number.strip().upper(),
+        start=start,
+        end=end,
+        status=status,
+        monthly_fee=monthly_fee,
+        billing_account=billing_account,
+        payment_method=payment_method,
+        iban=payment_validate(payment_method=payment_method, iban=iban),
+    )
+    holding.full_clean()
+    holding.save()
+    changes_record(
+        customer=customer,
+        entity=ChangeEntity.HOLDING,
+        entity_id=holding.pk,
+        old={},
+        new={"product": holding.product},
+        by=by,
+        detail=holding.contract_number,
+    )
+    return holding
+
+
+@transaction.atomic
+def holding_payment_change(
+    *, holding: Holding, payment_method: str, iban: str, by: Actor
+) -> Holding:
+    """Change how a holding is paid; a direct debit needs a valid IBAN."""
+    customer_lock(holding.customer)
+    holding = Holding.objects.select_related("customer").get(pk=holding.pk)
+    compact = payment_validate(payment_method=payment_method, iban=iban)
+    names = ["payment_method", "iban"]
+    old = values_of(holding, names)
+    new = {"payment_method": payment_method, "iban": compact}
+    changed = [name for name in names if text(old[name]) != text(new[name])]
+    if changed:
+        holding.payment_method = payment_method
+        holding.iban = compact
+        holding.save(update_fields=changed)
+        changes_record(
+            customer=holding.customer,
+            entity=ChangeEntity.HOLDING,
+            entity_id=holding.pk,
+            old=old,
+            new={name: new[name] for name in changed},
+            by=by,
+            detail=holding.contract_number,
+        )
+    return holding
 
 
 def interaction_record(

@@ -9,4 +9,15 @@ app_name = "customers"
 urlpatterns = [
     path("<int:pk>/", views.customer_detail, name="customer-detail"),
     path("<int:pk>/timeline/", views.customer_timeline, name="customer-timeline"),
+    path("<int:pk>/contacts/", views.contact_points, name="contact-points"),
+    path("<int:pk>/contacts/save/", views.contact_point_save, name="contact-point-save"),
+    path(
+        "<int:pk>/contacts/<int:contact_pk>/remove/",
+        views.contact_point_remove,
+        name="contact-point-remove",
+    ),
+    path("<int:pk>/address/", views.address, name="address"),
+    path("<int:pk>/address/save/", views.address_save, name="address-save"),
+    path("<int:pk>/holdings/", views.holdings, name="holdings"),
+    path("<int:pk>/holdings/payment/", views.holding_payment_save, name="holding-payment-save"),
 ]

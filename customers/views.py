@@ -1,21 +1,52 @@
+"""The customer cockpit: the page, its timeline, and the master-data panels edited in place.
+
+Each panel is one fragment template re-rendered by its own endpoint; a successful change
+answers with the panel and the `customer:changed` event, on which the timeline reloads.
+"""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
-from customers import selectors
-from customers.models import Channel
+from customers import selectors, services
+from customers.forms import AddressForm, ContactPointForm, PaymentForm
+from customers.models import Channel, ContactKind, ContactPoint, Customer
+from customers.selectors import TimelineKind
+
+CONTACTS = "customers/partials/contact_points_panel.html"
+ADDRESS = "customers/partials/address_panel.html"
+HOLDINGS = "customers/partials/holdings_panel.html"
+HANDLE_KINDS = [ContactKind.SOCIAL, ContactKind.MESSENGER]
+INVALID = 400  # like the case screen: invalid input is a 400 with the form and its errors
+
+
+def timeline_filters(request: HttpRequest) -> dict[str, object]:
+    channel = request.GET.get("channel", "")
+    kind = request.GET.get("kind", "")
+    return {
+        "channel": channel if channel in Channel.values else "",
+        "kind": kind if kind in dict(TimelineKind.CHOICES) else "",
+        "channels": Channel.choices,
+        "kinds": TimelineKind.CHOICES,
+    }
 
 
 @require_GET
 @permission_required("customers.view_customer", raise_exception=True)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Roles: agent, supervisor, admin. The customer with their timeline."""
+    """Roles: agent, supervisor, admin. The cockpit: master data, cases and the timeline."""
     customer = selectors.access_customer_by_id(user=request.user, pk=pk)
-    page = selectors.timeline_page(customer_id=customer.pk)
-    context = {"customer": customer, "page": page, "channels": Channel.choices, "channel": ""}
+    filters = timeline_filters(request)
+    page = selectors.timeline_page(
+        customer_id=customer.pk, channel=str(filters["channel"]), kind=str(filters["kind"])
+    )
+    cockpit = selectors.customer_cockpit(customer=customer)
+    context = {"customer": customer, "cockpit": cockpit, "page": page, **filters}
     return render(request, "customers/customer_detail.html", context)
 
 
@@ -24,16 +55,177 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """Roles: agent, supervisor, admin. One page of the timeline, as a fragment."""
     customer = selectors.access_customer_by_id(user=request.user, pk=pk)
-    channel = request.GET.get("channel", "")
-    if channel not in Channel.values:
-        channel = ""
+    filters = timeline_filters(request)
     page = selectors.timeline_page(
-        customer_id=customer.pk, cursor=request.GET.get("cursor", ""), channel=channel
+        customer_id=customer.pk,
+        cursor=request.GET.get("cursor", ""),
+        channel=str(filters["channel"]),
+        kind=str(filters["kind"]),
     )
     template = (
         "customers/partials/timeline_entries.html"
         if request.GET.get("cursor")
         else "customers/partials/timeline.html"
     )
-    context = {"customer": customer, "page": page, "channels": Channel.choices, "channel": channel}
-    return render(request, template, context)
+    return render(request, template, {"customer": customer, "page": page, **filters})
+
+
+def render_panel(
+    request: HttpRequest,
+    template: str,
+    customer: Customer,
+    *,
+    status: int = 200,
+    changed: bool = False,
+    **extra: object,
+) -> HttpResponse:
+    """A master-data panel; after a change it tells the page (the timeline reloads)."""
+    if changed and not request.htmx:
+        return redirect(customer)
+    context = {"customer": customer, "cockpit": selectors.customer_cockpit(customer=customer)}
+    response = render(request, template, {**context, **extra}, status=status)
+    if changed:
+        trigger_client_event(response, "customer:changed", {"customer": customer.pk})
+    return response
+
+
+def editing_id(request: HttpRequest) -> int | None:
+    value = request.GET.get("edit", "")
+    return int(value) if value.isdigit() else None
+
+
+def contact_form(
+    data: QueryDict | None = None, *, contact: ContactPoint | None = None
+) -> ContactPointForm:
+    """The contact point form; when changing one, its kind is fixed."""
+    if contact is None:
+        return ContactPointForm(data)
+    initial = {name: getattr(contact, name) for name in ContactPointForm.base_fields}
+    form = ContactPointForm(data, initial=initial)
+    form.fields["kind"].disabled = True
+    if contact.kind not in HANDLE_KINDS:
+        del form.fields["network"]
+    return form
+
+
+@require_GET
+@permission_required("customers.view_customer", raise_exception=True)
+def contact_points(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The contact points; `?edit=<id>|new` shows a form."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    form, editing = None, editing_id(request)
+    may_edit = request.user.has_perm("customers.change_customer")
+    if editing is not None and may_edit:
+        contact = selectors.contact_point_get(customer=customer, pk=editing)
+        form = contact_form(contact=contact)
+    elif request.GET.get("edit") == "new" and may_edit:
+        form = contact_form()
+    return render_panel(request, CONTACTS, customer, form=form, editing=editing)
+
+
+@require_POST
+@permission_required("customers.change_customer", raise_exception=True)
+def contact_point_save(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Add a contact point, or change the one in `?edit=`."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    editing = editing_id(request)
+    contact = selectors.contact_point_get(customer=customer, pk=editing) if editing else None
+    form = contact_form(request.POST, contact=contact)
+    try:
+        if not form.is_valid():
+            raise ValidationError({})
+        data = {k: form.cleaned_data.get(k) for k in ("value", "primary", "verified")}
+        network = form.cleaned_data.get("network")
+        if contact is None:
+            services.contact_point_add(
+                customer=customer,
+                kind=form.cleaned_data["kind"],
+                network=network or "",
+                by=request.user,
+                **data,
+            )
+        else:
+            services.contact_point_change(
+                contact_point=contact, network=network, by=request.user, **data
+            )
+    except ValidationError as error:
+        form.add_service_errors(error)
+        return render_panel(request, CONTACTS, customer, status=INVALID, form=form, editing=editing)
+    return render_panel(request, CONTACTS, customer, changed=True)
+
+
+@require_POST
+@permission_required("customers.change_customer", raise_exception=True)
+def contact_point_remove(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Remove a contact point (kept for the history)."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    contact = selectors.contact_point_get(customer=customer, pk=contact_pk)
+    services.contact_point_remove(contact_point=contact, by=request.user)
+    return render_panel(request, CONTACTS, customer, changed=True)
+
+
+@require_GET
+@permission_required("customers.view_customer", raise_exception=True)
+def address(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The current address; `?edit=1` shows a form."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    form = None
+    if request.GET.get("edit") and request.user.has_perm("customers.change_customer"):
+        current = selectors.customer_cockpit(customer=customer).address
+        form = AddressForm(
+            initial=current and {f: getattr(current, f) for f in AddressForm.base_fields}
+        )
+    return render_panel(request, ADDRESS, customer, form=form)
+
+
+@require_POST
+@permission_required("customers.change_customer", raise_exception=True)
+def address_save(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Make the posted address the current one."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    form = AddressForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError({})
+        services.address_change(customer=customer, by=request.user, **form.cleaned_data)
+    except ValidationError as error:
+        form.add_service_errors(error)
+        return render_panel(request, ADDRESS, customer, status=INVALID, form=form)
+    return render_panel(request, ADDRESS, customer, changed=True)
+
+
+@require_GET
+@permission_required("customers.view_customer", raise_exception=True)
+def holdings(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Products and contracts; `?edit=<id>` edits payment."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    form, editing = None, editing_id(request)
+    if editing is not None and request.user.has_perm("customers.change_customer"):
+        holding = selectors.holding_get(customer=customer, pk=editing)
+        initial = {"holding": holding.pk, "payment_method": holding.payment_method}
+        form = PaymentForm(initial={**initial, "iban": holding.iban})
+    return render_panel(request, HOLDINGS, customer, form=form, editing=editing)
+
+
+@require_POST
+@permission_required("customers.change_customer", raise_exception=True)
+def holding_payment_save(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Change how one holding is paid."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        return render_panel(request, HOLDINGS, customer, status=INVALID, form=form)
+    holding = selectors.holding_get(customer=customer, pk=form.cleaned_data["holding"])
+    try:
+        services.holding_payment_change(
+            holding=holding,
+            payment_method=form.cleaned_data["payment_method"],
+            iban=form.cleaned_data["iban"],
+            by=request.user,
+        )
+    except ValidationError as error:
+        form.add_service_errors(error)
+        return render_panel(
+            request, HOLDINGS, customer, status=INVALID, form=form, editing=holding.pk
+        )
+    return render_panel(request, HOLDINGS, customer, changed=True)

@@ -47,10 +47,18 @@ def main(base: str) -> None:
             if language == "de":
                 page.click("button[name=language][value=de]")
             shoot(page, f"{username}-home")
+            if username == "supervisor":
+                page.goto(f"{base}/cases/decisions/")
+                shoot(page, "supervisor-decisions")
             first_case = page.locator("table.cases a").first
             if first_case.count():
                 first_case.click()
                 page.wait_for_selector(".timeline .entry")
+                page.wait_for_selector(".guided select, .guided .step-title")
+                if username == "agent" and page.locator(".guided select").count():
+                    page.select_option(".guided select", "billing-question")
+                    page.click(".guided .start-form button")
+                    page.wait_for_selector(".guided .step-title")
                 shoot(page, f"{username}-case")
             context.close()
         browser.close()

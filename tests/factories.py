@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import factory
 from django.utils import timezone
 
 from cases.models import Case, CaseState
-from customers.models import Channel, Customer, Direction, Interaction, Language
+from customers.models import (
+    Address,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    Direction,
+    Holding,
+    Interaction,
+    Language,
+    PaymentMethod,
+)
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -40,3 +52,39 @@ class CaseFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     subject = "Billing question"
     state = CaseState.NEW
+
+
+class ContactPointFactory(factory.django.DjangoModelFactory):
+    """A mobile number by default; give `kind`, `value` and `normalised` for others."""
+
+    class Meta:
+        model = ContactPoint
+
+    customer = factory.SubFactory(CustomerFactory)
+    kind = ContactKind.MOBILE
+    value = factory.Sequence(lambda n: f"0151 {n:08d}")
+    normalised = factory.Sequence(lambda n: f"+49151{n:08d}")
+    primary = True
+
+
+class AddressFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Address
+
+    customer = factory.SubFactory(CustomerFactory)
+    street = "Hauptstraße 5"
+    postal_code = "10115"
+    city = "Berlin"
+    valid_from = date(2020, 1, 1)
+
+
+class HoldingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Holding
+
+    customer = factory.SubFactory(CustomerFactory)
+    product = "DSL 100"
+    contract_number = factory.Sequence(lambda n: f"V-{800_000 + n}")
+    start = date(2022, 3, 1)
+    monthly_fee = Decimal("29.99")
+    payment_method = PaymentMethod.BANK_TRANSFER

@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cpm.roles import Role
 from tests.conftest import user_with_role
-from tests.factories import CaseFactory, InteractionFactory
+from tests.factories import CaseFactory, ContactPointFactory, InteractionFactory
 
 ANON = "anonymous"
 NOBODY = "nobody"
@@ -22,6 +22,7 @@ WORK_400 = {**DESK, Role.AGENT: 400, Role.SUPERVISOR: 400, Role.ADMIN: 400}
 WORK_409 = {**DESK, Role.AGENT: 409, Role.SUPERVISOR: 409, Role.ADMIN: 409}
 SUPERVISE = {**DESK, Role.AGENT: 403}
 SUPERVISE_404 = {**SUPERVISE, Role.SUPERVISOR: 404, Role.ADMIN: 404}
+EDIT = {ANON: 302, NOBODY: 403, Role.AGENT: 400, Role.SUPERVISOR: 400, Role.ADMIN: 400}
 
 # name -> (method, kwargs from the fixture data, expected status per role)
 EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
@@ -41,6 +42,19 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     "set_language": ("post", {}, dict.fromkeys(ROLES, 302)),
     "customers:customer-detail": ("get", {"pk": "customer"}, DESK),
     "customers:customer-timeline": ("get", {"pk": "customer"}, DESK),
+    "customers:contact-points": ("get", {"pk": "customer"}, DESK),
+    "customers:address": ("get", {"pk": "customer"}, DESK),
+    "customers:holdings": ("get", {"pk": "customer"}, DESK),
+    # Master-data writes: an empty form is refused with 400 by everyone who may edit.
+    "customers:contact-point-save": ("post", {"pk": "customer"}, EDIT),
+    "customers:contact-point-remove": (
+        "post",
+        {"pk": "customer", "contact_pk": "contact"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    "customers:address-save": ("post", {"pk": "customer"}, EDIT),
+    "customers:holding-payment-save": ("post", {"pk": "customer"}, EDIT),
+    "cases:customer-cases": ("get", {"customer_id": "customer"}, DESK),
     "cases:case-detail": ("get", {"reference": "case"}, DESK),
     # Agents may open a case; the transition itself is checked per role in test_transitions.
     "cases:case-transition": (
@@ -98,7 +112,8 @@ def test_url_answers_role_as_expected(name: str, role: str) -> None:
     method, kwargs, statuses = EXPECTED[name]
     case = CaseFactory()
     InteractionFactory(customer=case.customer)
-    values = {"customer": str(case.customer.pk), "case": case.reference}
+    contact = ContactPointFactory(customer=case.customer)
+    values = {"customer": str(case.customer.pk), "case": case.reference, "contact": str(contact.pk)}
     url = reverse(name, kwargs={k: values.get(v, v) for k, v in kwargs.items()})
     data = {"language": "de", "next": "/"} if name == "set_language" else {}
     response = getattr(client_for(role), method)(url, data)
