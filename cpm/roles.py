@@ -27,8 +27,15 @@ AGENT_PERMISSIONS = [
     "cases.add_case",
     "cases.change_case",
     "cases.view_caseevent",
+    "cases.view_team",
+    "cases.view_casetype",
 ]
-SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "cases.close_case"]
+SUPERVISOR_PERMISSIONS = [
+    *AGENT_PERMISSIONS,
+    "cases.close_case",
+    "cases.cancel_case",
+    "cases.handle_escalation",
+]
 ADMIN_PERMISSIONS = [
     *SUPERVISOR_PERMISSIONS,
     "customers.add_customer",
@@ -37,6 +44,12 @@ ADMIN_PERMISSIONS = [
     "auth.add_user",
     "auth.change_user",
     "auth.view_group",
+    "cases.add_team",
+    "cases.change_team",
+    "cases.delete_team",
+    "cases.add_casetype",
+    "cases.change_casetype",
+    "cases.delete_casetype",
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
