@@ -259,9 +259,7 @@ def case_assign(
         if locked.state != case.state or locked.assignee_id != case.assignee_id:
             raise CaseConflict(conflict_message(locked))
         now = timezone.now()
-        Case.objects.filter(pk=case.pk).update(
-            team=new_team, assignee=assignee, updated_at=now
-        )
+        Case.objects.filter(pk=case.pk).update(team=new_team, assignee=assignee, updated_at=now)
         CaseEvent.objects.create(
             case=case,
             customer_id=case.customer_id,

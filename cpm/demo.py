@@ -17,7 +17,16 @@ from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
-from cases.models import Case, CaseEvent, CaseEventKind, CaseState
+from cases.models import (
+    Case,
+    CaseCategory,
+    CaseEvent,
+    CaseEventKind,
+    CaseState,
+    CaseType,
+    Priority,
+    Team,
+)
 from cases.services import case_reference
 from cpm.roles import Role, roles_sync
 from customers.models import Channel, Customer, Direction, Interaction, Language
@@ -63,25 +72,56 @@ TOPICS = {
     ],
 }
 STATE_WEIGHTS = {
-    CaseState.NEW: 15,
-    CaseState.OPEN: 25,
-    CaseState.RESOLVED: 20,
-    CaseState.CLOSED: 40,
+    CaseState.NEW: 12,
+    CaseState.OPEN: 20,
+    CaseState.WAITING_CUSTOMER: 8,
+    CaseState.WAITING_THIRD_PARTY: 5,
+    CaseState.ESCALATED: 4,
+    CaseState.RESOLVED: 15,
+    CaseState.CLOSED: 32,
+    CaseState.CANCELLED: 4,
 }
+ACTIVE_DEMO_STATES = {
+    CaseState.NEW,
+    CaseState.OPEN,
+    CaseState.WAITING_CUSTOMER,
+    CaseState.WAITING_THIRD_PARTY,
+    CaseState.ESCALATED,
+}
+OPENED = [("open", CaseState.NEW, CaseState.OPEN)]
+RESOLVED = [*OPENED, ("resolve", CaseState.OPEN, CaseState.RESOLVED)]
 # Each state with the transitions that lead to it from "new".
 STATE_PATHS: dict[str, list[tuple[str, str, str]]] = {
     CaseState.NEW: [],
-    CaseState.OPEN: [("open", CaseState.NEW, CaseState.OPEN)],
-    CaseState.RESOLVED: [
-        ("open", CaseState.NEW, CaseState.OPEN),
-        ("resolve", CaseState.OPEN, CaseState.RESOLVED),
+    CaseState.OPEN: OPENED,
+    CaseState.WAITING_CUSTOMER: [
+        *OPENED,
+        ("wait_for_customer", CaseState.OPEN, CaseState.WAITING_CUSTOMER),
     ],
-    CaseState.CLOSED: [
-        ("open", CaseState.NEW, CaseState.OPEN),
-        ("resolve", CaseState.OPEN, CaseState.RESOLVED),
-        ("close", CaseState.RESOLVED, CaseState.CLOSED),
+    CaseState.WAITING_THIRD_PARTY: [
+        *OPENED,
+        ("wait_for_third_party", CaseState.OPEN, CaseState.WAITING_THIRD_PARTY),
     ],
+    CaseState.ESCALATED: [*OPENED, ("escalate", CaseState.OPEN, CaseState.ESCALATED)],
+    CaseState.RESOLVED: RESOLVED,
+    CaseState.CLOSED: [*RESOLVED, ("close", CaseState.RESOLVED, CaseState.CLOSED)],
+    CaseState.CANCELLED: [*OPENED, ("cancel", CaseState.OPEN, CaseState.CANCELLED)],
 }
+ESCALATION_REASONS = {
+    Language.GERMAN: "Kunde verlangt Kulanz über 100 €.",
+    Language.ENGLISH: "Customer asks for a goodwill credit over 100 EUR.",
+}
+# Teams, and the case type of each demo topic: (English, German, category, team, priority).
+DEMO_TEAMS = ["Billing", "Technical support", "Contracts"]
+DEMO_CASE_TYPES = [
+    ("Billing question", "Rechnungsfrage", CaseCategory.QUESTION, "Billing", Priority.NORMAL),
+    ("Change of address", "Adressänderung", CaseCategory.REQUEST, "Contracts", Priority.LOW),
+    ("Cancellation", "Kündigung", CaseCategory.CANCELLATION, "Contracts", Priority.HIGH),
+    ("Outage", "Störung", CaseCategory.DISRUPTION, "Technical support", Priority.URGENT),
+    ("Payment method", "Zahlungsart", CaseCategory.REQUEST, "Billing", Priority.NORMAL),
+    ("Complaint", "Beschwerde", CaseCategory.COMPLAINT, "Technical support", Priority.HIGH),
+    ("Tariff change", "Tarifwechsel", CaseCategory.REQUEST, "Contracts", Priority.NORMAL),
+]
 
 
 @dataclass
@@ -113,6 +153,27 @@ def demo_users_ensure(*, with_password: bool) -> dict[str, User]:
     return users
 
 
+def demo_case_types_ensure(*, agents: list[User]) -> list[CaseType]:
+    """The demo teams (every demo agent in each) and one case type per demo topic."""
+    teams = {}
+    for name in DEMO_TEAMS:
+        teams[name], _created = Team.objects.get_or_create(name=name)
+        teams[name].members.add(*agents)
+    types = []
+    for name_en, name_de, category, team, priority in DEMO_CASE_TYPES:
+        case_type, _created = CaseType.objects.get_or_create(
+            name_en=name_en,
+            defaults={
+                "name_de": name_de,
+                "category": category,
+                "default_team": teams[team],
+                "default_priority": priority,
+            },
+        )
+        types.append(case_type)
+    return types
+
+
 def interaction_count(rng: random.Random) -> int:
     """Contacts per customer, skewed as in real life: most have a few, some have many."""
     return min(int(rng.lognormvariate(1.6, 0.8)), 400)
@@ -127,15 +188,16 @@ def seed_demo(
 ) -> int:
     """Create demo customers up to `customers` in all; returns how many were created."""
     now = now or timezone.now()
+    types = demo_case_types_ensure(agents=agents)
     start = Customer.objects.count()
     for first in range(start, customers, BATCH):
         last = min(first + BATCH, customers)
-        batch_write(batch_build(range(first, last), agents, now))
+        batch_write(batch_build(range(first, last), agents, now, types))
         progress(last - first)
     return max(customers - start, 0)
 
 
-def batch_build(indexes: range, agents: list[User], now: datetime) -> Batch:
+def batch_build(indexes: range, agents: list[User], now: datetime, types: list[CaseType]) -> Batch:
     batch = Batch()
     fakers = {Language.GERMAN: Faker("de_DE"), Language.ENGLISH: Faker("en_GB")}
     for faker in fakers.values():
@@ -150,7 +212,7 @@ def batch_build(indexes: range, agents: list[User], now: datetime) -> Batch:
             created_at=now - timedelta(days=HISTORY_DAYS + rng.randint(0, 2000)),
         )
         batch.customers.append(customer)
-        case_builds = list(cases_for(customer, index, rng, agents, now))
+        case_builds = list(cases_for(customer, index, rng, agents, now, types))
         batch.cases.extend(c for c, _ in case_builds)
         for interaction in interactions_for(customer, rng, agents, now, case_builds):
             batch.interactions.append(interaction)
@@ -158,39 +220,65 @@ def batch_build(indexes: range, agents: list[User], now: datetime) -> Batch:
 
 
 def cases_for(
-    customer: Customer, index: int, rng: random.Random, agents: list[User], now: datetime
+    customer: Customer,
+    index: int,
+    rng: random.Random,
+    agents: list[User],
+    now: datetime,
+    types: list[CaseType],
 ) -> Iterator[tuple[Case, list[CaseEvent]]]:
-    """Every third customer has a case now and then; a few have several."""
+    """Every third customer has a case now and then; a few have several.
+
+    The first cases go through the states in turn, so that even a small demo has every state.
+    """
     if index % 3:
         return
-    for _ in range(1 + (rng.random() < 0.2)):
-        state = rng.choices(list(STATE_WEIGHTS), weights=list(STATE_WEIGHTS.values()))[0]
+    states = list(STATE_WEIGHTS)
+    for number in range(1 + (rng.random() < 0.2)):
+        if number == 0 and index // 3 < len(states):
+            state = states[index // 3]
+        else:
+            state = rng.choices(states, weights=list(STATE_WEIGHTS.values()))[0]
         opened = now - timedelta(
-            days=rng.randint(0, 3)
-            if state in (CaseState.NEW, CaseState.OPEN)
-            else rng.randint(4, HISTORY_DAYS),
+            days=rng.randint(0, 3) if state in ACTIVE_DEMO_STATES else rng.randint(4, HISTORY_DAYS),
             minutes=rng.randint(0, 600),
         )
-        subject, _body = rng.choice(TOPICS[Language(customer.language)])
+        topic = rng.randrange(len(TOPICS[Language(customer.language)]))
+        subject, _body = TOPICS[Language(customer.language)][topic]
+        case_type = types[topic]
         case = Case(
             reference=str(opened.year),  # numbered when written
             customer=customer,
             subject=subject,
             state=state,
-            assignee=rng.choice(agents) if state != CaseState.NEW else None,
+            case_type=case_type,
+            team=case_type.default_team,
+            priority=case_type.default_priority,
+            # Half the new cases wait in their team's queue for "get next case".
+            assignee=None
+            if state == CaseState.NEW or (state == CaseState.OPEN and rng.random() < 0.3)
+            else rng.choice(agents),
             created_at=opened,
             updated_at=opened,
         )
-        if state in (CaseState.RESOLVED, CaseState.CLOSED):
-            case.resolution = "Erledigt." if customer.language == Language.GERMAN else "Done."
         yield case, events_for(case, rng, agents)
 
 
 def events_for(case: Case, rng: random.Random, agents: list[User]) -> list[CaseEvent]:
     at = case.created_at
     events = [CaseEvent(case=case, kind=CaseEventKind.CREATED, target=CaseState.NEW, at=at)]
+    german = case.customer.language == Language.GERMAN
     for name, source, target in STATE_PATHS[case.state]:
         at += timedelta(hours=rng.randint(1, 30))
+        reason = ""
+        if name == "resolve":
+            case.resolution = reason = "Erledigt." if german else "Done."
+            case.resolved_at = at
+        elif name == "escalate":
+            case.escalation_reason = reason = ESCALATION_REASONS[Language(case.customer.language)]
+            case.escalated_at, case.escalated_by = at, case.assignee
+        elif name == "cancel":
+            reason = "Kunde hat zurückgezogen." if german else "Customer withdrew."
         events.append(
             CaseEvent(
                 case=case,
@@ -200,7 +288,7 @@ def events_for(case: Case, rng: random.Random, agents: list[User]) -> list[CaseE
                 target=target,
                 by=case.assignee or rng.choice(agents),
                 at=at,
-                reason=case.resolution if name == "resolve" else "",
+                reason=reason,
             )
         )
     case.updated_at = at

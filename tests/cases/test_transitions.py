@@ -64,7 +64,8 @@ def expected_outcome(name: str, source: CaseState, role: Role) -> CaseState | ty
 def test_life_cycle_table_matches_the_model() -> None:
     """The table above is the specification: every declared transition is in it, and no more."""
     declared = {
-        (t.name, t.source, t.target) for t in Case._meta.get_field("state").get_all_transitions(Case)
+        (t.name, t.source, t.target)
+        for t in Case._meta.get_field("state").get_all_transitions(Case)
     }
     specified = {
         (name, source, target) for name, sources, _roles, target in LIFE_CYCLE for source in sources
@@ -204,7 +205,7 @@ def test_reopen_after_the_window_is_refused_with_a_clear_message(agent, settings
     case = CaseFactory(
         state=CaseState.RESOLVED, resolved_at=timezone.now() - timedelta(days=14, minutes=1)
     )
-    with pytest.raises(TransitionRefused, match="more than 14 days ago.*new related case"):
+    with pytest.raises(TransitionRefused, match=r"more than 14 days ago.*new related case"):
         case_transition(case=case, name="reopen", by=agent, data=INPUT)
     case.refresh_from_db()
     assert case.state == CaseState.RESOLVED
