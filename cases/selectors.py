@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from cases.models import Case, CaseEvent
+from cases.models import ACTIVE_STATES, QUEUE_STATES, Case, CaseEvent, CaseState, Team
 
 HOME_LIST_SIZE = 50
 
@@ -18,6 +19,7 @@ class TransitionButton:
     name: str
     label: str
     fields: list[str]
+    prompt: str = ""
 
 
 def access_case_by_reference(*, user: AbstractBaseUser | AnonymousUser, reference: str) -> Case:
@@ -37,13 +39,14 @@ def case_transition_buttons(*, case: Case, user: AbstractBaseUser) -> list[Trans
             name=t.name,
             label=str(t.custom.get("label", t.name)),
             fields=list(t.custom.get("fields", [])),
+            prompt=str(t.custom.get("prompt", "")),
         )
         for t in case.get_available_user_state_transitions(user)
     ]
 
 
 def case_events(*, case: Case, limit: int = 50) -> list[CaseEvent]:
-    return list(case.events.select_related("by").order_by("-at", "-id")[:limit])
+    return list(case.events.select_related("by", "team", "assignee").order_by("-at", "-id")[:limit])
 
 
 def my_cases(*, user: AbstractBaseUser) -> list[Case]:
@@ -51,7 +54,7 @@ def my_cases(*, user: AbstractBaseUser) -> list[Case]:
         Case.objects.active()
         .assigned_to(user)
         .select_related("customer")
-        .order_by("created_at", "id")[:HOME_LIST_SIZE]
+        .queue_order()[:HOME_LIST_SIZE]
     )
 
 
@@ -66,3 +69,40 @@ def open_cases(*, limit: int = HOME_LIST_SIZE) -> list[Case]:
 def case_search(*, query: str) -> Case | None:
     query = query.replace("\x00", "").strip().upper()
     return Case.objects.filter(reference=query).first() if query.startswith("C-") else None
+
+
+def user_teams(*, user: AbstractBaseUser) -> list[Team]:
+    return list(Team.objects.filter(members=user))
+
+
+def team_queue(*, teams: list[Team], limit: int = HOME_LIST_SIZE) -> list[Case]:
+    """The unassigned cases waiting in these teams' queues: most urgent, then oldest first."""
+    return list(
+        Case.objects.filter(team__in=teams, assignee__isnull=True, state__in=QUEUE_STATES)
+        .select_related("customer", "team")
+        .queue_order()[:limit]
+    )
+
+
+def escalation_inbox(*, limit: int = 100) -> list[Case]:
+    """Escalated cases, newest escalation first, with who escalated and who took over."""
+    return list(
+        Case.objects.filter(state=CaseState.ESCALATED)
+        .select_related("customer", "team", "escalated_by", "assignee")
+        .order_by("-escalated_at", "-id")[:limit]
+    )
+
+
+def assign_choices() -> dict[str, object]:
+    """Teams and the people in them, for the reassign/transfer form."""
+    users = (
+        get_user_model()
+        .objects.filter(teams__isnull=False, is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+    return {"teams": list(Team.objects.all()), "people": list(users)}
+
+
+def case_is_active(case: Case) -> bool:
+    return case.state in ACTIVE_STATES

@@ -174,6 +174,8 @@ def conflict_message(current: Case) -> str:
 
 
 NOTE_MAX_LENGTH = 5000
+# Escalated cases move with the escalation's own transitions (take over, return).
+ASSIGNABLE = [*QUEUE_STATES, CaseState.WAITING_CUSTOMER, CaseState.WAITING_THIRD_PARTY]
 GET_NEXT_ATTEMPTS = 5
 
 
@@ -235,10 +237,7 @@ def case_assign(
     note = note.strip()
     if len(note) > NOTE_MAX_LENGTH:
         raise CaseActionError(_("The text is too long (at most 5000 characters)."))
-    if case.state not in QUEUE_STATES and case.state not in (
-        CaseState.WAITING_CUSTOMER,
-        CaseState.WAITING_THIRD_PARTY,
-    ):
+    if case.state not in ASSIGNABLE:
         raise TransitionRefused(
             _("A case that is %(state)s cannot be reassigned.")
             % {"state": case.get_state_display()}

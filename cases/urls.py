@@ -7,10 +7,15 @@ from cases import views
 app_name = "cases"
 
 urlpatterns = [
+    path("next/", views.case_get_next, name="case-get-next"),
+    path("escalations/", views.escalation_inbox, name="escalation-inbox"),
     path("<str:reference>/", views.case_detail, name="case-detail"),
     path(
         "<str:reference>/transitions/<slug:name>/",
         views.case_transition,
         name="case-transition",
     ),
+    path("<str:reference>/assign/", views.case_assign, name="case-assign"),
+    path("<str:reference>/history/", views.case_history, name="case-history"),
+    path("<str:reference>/notes/", views.case_note_add, name="case-note-add"),
 ]
