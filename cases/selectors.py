@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from cases.models import ACTIVE_STATES, QUEUE_STATES, Case, CaseEvent, CaseState, Team
+from cases.models import (
+    ACTIVE_STATES,
+    QUEUE_STATES,
+    Case,
+    CaseEvent,
+    CaseState,
+    Team,
+    reopen_window_open,
+)
 
 HOME_LIST_SIZE = 50
 
@@ -27,7 +36,9 @@ def access_case_by_reference(*, user: AbstractBaseUser | AnonymousUser, referenc
     if not user.has_perm("cases.view_case"):
         raise PermissionDenied
     try:
-        return Case.objects.select_related("customer", "assignee").get(reference=reference)
+        return Case.objects.select_related(
+            "customer", "assignee", "team", "case_type", "escalated_by"
+        ).get(reference=reference)
     except Case.DoesNotExist:
         raise Http404 from None
 
@@ -106,3 +117,10 @@ def assign_choices() -> dict[str, object]:
 
 def case_is_active(case: Case) -> bool:
     return case.state in ACTIVE_STATES
+
+
+def reopen_expired_note(*, case: Case) -> str:
+    """Why a resolved case has no "Reopen" button any more, or ""."""
+    if case.state != CaseState.RESOLVED or reopen_window_open(case):
+        return ""
+    return str(reopen_window_open.message) % {"days": settings.CPM_CASE_REOPEN_DAYS}

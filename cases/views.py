@@ -160,6 +160,7 @@ def header_context(request: HttpRequest, case: Case, **extra: object) -> dict[st
         "buttons": buttons,
         "kept_text": kept_text,
         "may_assign": request.user.has_perm("cases.change_case") and case.state in ASSIGNABLE,
+        "reopen_note": selectors.reopen_expired_note(case=case),
         **selectors.assign_choices(),
         **extra,
     }

@@ -108,3 +108,13 @@ def test_note_text_is_escaped(agent_client) -> None:
     url = reverse("cases:case-note-add", args=[case.reference])
     html = agent_client.post(url, {"text": "<script>x()</script>"}, **HTMX).content.decode()
     assert "<script>x()</script>" not in html
+
+
+@pytest.mark.django_db
+def test_admin_edits_case_types_and_teams_in_the_admin(admin_client) -> None:
+    for name in ("casetype", "team"):
+        assert admin_client.get(reverse(f"admin:cases_{name}_add")).status_code == 200
+    response = admin_client.post(
+        reverse("admin:cases_team_add"), {"name": "Billing", "members": []}
+    )
+    assert response.status_code == 302
