@@ -177,3 +177,27 @@ def test_bad_team_id_is_a_400(agent, agent_client) -> None:
     case = CaseFactory(team=team_with(agent), state=CaseState.OPEN)
     url = reverse("cases:case-assign", args=[case.reference])
     assert agent_client.post(url, {"team": "999999"}, **HTMX).status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cases", [3, 60])
+def test_home_query_count_does_not_grow_with_the_queue(
+    agent, agent_client, django_assert_max_num_queries, cases: int
+) -> None:
+    team = team_with(agent)
+    CaseFactory.create_batch(cases, team=team)
+    CaseFactory.create_batch(cases, team=team, assignee=agent, state=CaseState.OPEN)
+    with django_assert_max_num_queries(10):
+        agent_client.get(reverse("home"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cases", [3, 60])
+def test_escalation_inbox_query_count_does_not_grow(
+    agent, supervisor_client, django_assert_max_num_queries, cases: int
+) -> None:
+    CaseFactory.create_batch(
+        cases, state=CaseState.ESCALATED, escalated_by=agent, escalated_at=timezone.now()
+    )
+    with django_assert_max_num_queries(10):
+        supervisor_client.get(reverse("cases:escalation-inbox"))
