@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from cases.models import Case, CaseEvent, CaseType, Team
+from cases.models import BusinessCalendar, Case, CaseEvent, CaseType, SlaPolicy, Team, WorkingHours
 
 
 @admin.register(Case)
@@ -56,3 +56,27 @@ class CaseEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # the audit trail is append-only
+
+
+class WorkingHoursInline(admin.TabularInline):
+    model = WorkingHours
+    extra = 1
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "german_state"]
+    inlines = [WorkingHoursInline]
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "case_type",
+        "priority",
+        "first_response_minutes",
+        "resolution_minutes",
+        "warn_percent",
+        "calendar",
+    ]
+    list_filter = ["priority", "calendar"]

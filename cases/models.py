@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from cases.sla import BusinessHours, deadline_after, german_holidays
 from customers.models import Customer
 
 
@@ -129,6 +133,138 @@ class CaseType(models.Model):
     @property
     def name(self) -> str:
         return self.name_de if get_language() == "de" else self.name_en
+
+
+class GermanState(models.TextChoices):
+    """For public holidays: the nationwide ones plus the chosen state's."""
+
+    BW = "BW", "Baden-Württemberg"
+    BY = "BY", "Bayern"
+    BE = "BE", "Berlin"
+    BB = "BB", "Brandenburg"
+    HB = "HB", "Bremen"
+    HH = "HH", "Hamburg"
+    HE = "HE", "Hessen"
+    MV = "MV", "Mecklenburg-Vorpommern"
+    NI = "NI", "Niedersachsen"
+    NW = "NW", "Nordrhein-Westfalen"
+    RP = "RP", "Rheinland-Pfalz"
+    SL = "SL", "Saarland"
+    SN = "SN", "Sachsen"
+    ST = "ST", "Sachsen-Anhalt"
+    SH = "SH", "Schleswig-Holstein"
+    TH = "TH", "Thüringen"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("Unknown time zone: %(zone)s"), params={"zone": value}) from None
+
+
+class BusinessCalendar(models.Model):
+    """When SLA clocks run: working hours per weekday, a time zone and public holidays."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Berlin", validators=[validate_time_zone]
+    )
+    german_state = models.CharField(
+        _("German state"),
+        max_length=2,
+        choices=GermanState.choices,
+        blank=True,
+        help_text=_("Public holidays of Germany, plus this state's own."),
+    )
+
+    class Meta:
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def business_hours(self) -> BusinessHours:
+        hours: dict[int, list[tuple[time, time]]] = {}
+        for row in self.working_hours.order_by("weekday", "opens"):
+            hours.setdefault(row.weekday, []).append((row.opens, row.closes))
+        return BusinessHours(
+            tz=ZoneInfo(self.time_zone),
+            hours={day: tuple(rows) for day, rows in hours.items()},
+            holidays=german_holidays(self.german_state),
+        )
+
+
+class WorkingHours(models.Model):
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="working_hours"
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes__gt=models.F("opens")),
+                name="workinghours_closes_after_opens",
+                violation_error_message=_("The closing time must be after the opening time."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class SlaPolicy(models.Model):
+    """Response and resolution targets, in working minutes, for a case type and priority."""
+
+    case_type = models.ForeignKey(
+        CaseType, on_delete=models.CASCADE, related_name="sla_policies", verbose_name=_("case type")
+    )
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.PROTECT, related_name="+", verbose_name=_("calendar")
+    )
+    first_response_minutes = models.PositiveIntegerField(_("first response within (minutes)"))
+    resolution_minutes = models.PositiveIntegerField(_("resolution within (minutes)"))
+    warn_percent = models.PositiveSmallIntegerField(
+        _("warn at (% of the target)"),
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        constraints = [
+            models.UniqueConstraint(fields=["case_type", "priority"], name="slapolicy_type_prio")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_type} / {self.get_priority_display()}"
+
+    def deadlines(self, start: datetime) -> tuple[datetime, datetime]:
+        """When the first response and the resolution are due for a case opened at `start`."""
+        hours = self.calendar.business_hours()
+        return (
+            deadline_after(hours, start, self.first_response_minutes),
+            deadline_after(hours, start, self.resolution_minutes),
+        )
 
 
 class CaseQuerySet(models.QuerySet["Case"]):

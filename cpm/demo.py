@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
@@ -18,14 +18,18 @@ from django.utils import timezone
 from faker import Faker
 
 from cases.models import (
+    BusinessCalendar,
     Case,
     CaseCategory,
     CaseEvent,
     CaseEventKind,
     CaseState,
     CaseType,
+    GermanState,
     Priority,
+    SlaPolicy,
     Team,
+    WorkingHours,
 )
 from cases.services import case_reference
 from cpm.roles import Role, roles_sync
@@ -171,7 +175,38 @@ def demo_case_types_ensure(*, agents: list[User]) -> list[CaseType]:
             },
         )
         types.append(case_type)
+    demo_sla_policies_ensure(types)
     return types
+
+
+def demo_sla_policies_ensure(types: list[CaseType]) -> None:
+    """A Berlin office calendar (Mon-Fri 8-18) and an SLA policy per case type and priority."""
+    calendar, created = BusinessCalendar.objects.get_or_create(
+        name="Berlin office", defaults={"german_state": GermanState.BE}
+    )
+    if created:
+        WorkingHours.objects.bulk_create(
+            WorkingHours(calendar=calendar, weekday=day, opens=time(8), closes=time(18))
+            for day in range(5)
+        )
+    # Working minutes for first response and resolution, by priority.
+    targets = {
+        Priority.URGENT: (30, 8 * 60),
+        Priority.HIGH: (2 * 60, 2 * 10 * 60),
+        Priority.NORMAL: (8 * 60, 5 * 10 * 60),
+        Priority.LOW: (2 * 10 * 60, 10 * 10 * 60),
+    }
+    for case_type in types:
+        for priority, (response, resolution) in targets.items():
+            SlaPolicy.objects.get_or_create(
+                case_type=case_type,
+                priority=priority,
+                defaults={
+                    "calendar": calendar,
+                    "first_response_minutes": response,
+                    "resolution_minutes": resolution,
+                },
+            )
 
 
 def interaction_count(rng: random.Random) -> int:

@@ -50,6 +50,11 @@ ADMIN_PERMISSIONS = [
     "cases.add_casetype",
     "cases.change_casetype",
     "cases.delete_casetype",
+    *(
+        f"cases.{action}_{model}"
+        for model in ("businesscalendar", "workinghours", "slapolicy")
+        for action in ("view", "add", "change", "delete")
+    ),
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -1,4 +1,4 @@
-"""Give the roles the permissions of the full case life cycle, teams and case types."""
+"""Give the roles the permissions of the case life cycle, teams, case types and SLA catalogues."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def roles_sync(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("cpm", "0001_roles"),
-        ("cases", "0002_lifecycle_teams_types"),
+        ("cases", "0003_sla_policies_calendars"),
     ]
 
     operations = [migrations.RunPython(roles_sync, migrations.RunPython.noop)]

@@ -58,3 +58,15 @@ def test_demo_case_references_do_not_collide_with_new_cases(settings, agent) -> 
     call_command("seed_demo", customers=30)
     case = case_create(customer=Customer.objects.first(), subject="Neu", by=agent)
     assert Case.objects.filter(reference=case.reference).count() == 1
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_teams_case_types_and_sla_policies(settings) -> None:
+    from cases.models import SlaPolicy, Team
+
+    settings.DEBUG = True
+    call_command("seed_demo", customers=12)
+    call_command("seed_demo", customers=12)
+    assert Team.objects.count() == 3
+    assert SlaPolicy.objects.count() == 7 * 4
+    assert Case.objects.filter(team__isnull=False).count() == Case.objects.count()
