@@ -134,6 +134,9 @@ class CaseType(models.Model):
     def name(self) -> str:
         return self.name_de if get_language() == "de" else self.name_en
 
+    def sla_policy_for(self, priority: int) -> SlaPolicy | None:
+        return self.sla_policies.select_related("calendar").filter(priority=priority).first()
+
 
 class GermanState(models.TextChoices):
     """For public holidays: the nationwide ones plus the chosen state's."""
@@ -350,6 +353,22 @@ class Case(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("escalated by"),
     )
     instruction = models.TextField(_("supervisor's instruction"), blank=True, max_length=5000)
+    # SLA clock (cases.services.sla_*): due instants in real time, moved when the clock pauses.
+    sla_policy = models.ForeignKey(
+        "SlaPolicy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("SLA policy"),
+    )
+    response_due = models.DateTimeField(_("first response due"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    resolution_due = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    sla_warn_at = models.DateTimeField(_("SLA warning at"), null=True, blank=True)
+    sla_paused_at = models.DateTimeField(_("SLA clock paused"), null=True, blank=True)
+    sla_warned_at = models.DateTimeField(_("SLA warned"), null=True, blank=True)
+    sla_breached_at = models.DateTimeField(_("SLA breached"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
@@ -372,6 +391,16 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 name="case_team_queue_idx",
             ),
             models.Index(fields=["state", "-escalated_at"], name="case_escalated_idx"),
+            models.Index(
+                fields=["sla_warn_at"],
+                condition=models.Q(sla_warned_at__isnull=True, sla_paused_at__isnull=True),
+                name="case_sla_warn_idx",
+            ),
+            models.Index(
+                fields=["resolution_due"],
+                condition=models.Q(sla_breached_at__isnull=True, sla_paused_at__isnull=True),
+                name="case_sla_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -379,6 +408,17 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("cases:case-detail", args=[self.reference])
+
+    @property
+    def sla_status(self) -> str:
+        """ "", "paused", "breached", "at-risk" or "ok", for the countdown's colour."""
+        if self.resolution_due is None or self.state not in ACTIVE_STATES:
+            return ""
+        if self.sla_paused_at is not None:
+            return "paused"
+        if self.sla_breached_at is not None or self.resolution_due <= timezone.now():
+            return "breached"
+        return "at-risk" if self.sla_warned_at is not None else "ok"
 
     @transition(
         field=state,
@@ -546,6 +586,18 @@ class CaseEventKind(models.TextChoices):
     TRANSITION = "transition", _("Transition")
     NOTE = "note", _("Note")
     ASSIGNED = "assigned", _("Assigned")
+    SLA = "sla", _("SLA clock")
+
+
+class SlaChange(models.TextChoices):
+    """What happened to a case's SLA clock; kept in `CaseEvent.transition` for kind "sla"."""
+
+    STARTED = "started", _("clock started")
+    PAUSED = "paused", _("clock paused (waiting on customer)")
+    RESUMED = "resumed", _("clock resumed")
+    STOPPED = "stopped", _("clock stopped")
+    WARNED = "warned", _("at risk: priority raised")
+    BREACHED = "breached", _("breached: sent to the supervisors")
 
 
 class CaseEvent(models.Model):
@@ -569,6 +621,8 @@ class CaseEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     at = models.DateTimeField(_("at"), default=timezone.now)
+    # For SLA clock changes: the resolution due after the change.
+    due = models.DateTimeField(_("due"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("case event")
@@ -577,3 +631,7 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.source}->{self.target}"
+
+    @property
+    def sla_label(self) -> str:
+        return SlaChange(self.transition).label if self.kind == CaseEventKind.SLA else ""

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case as DbCase
+from django.db.models import F, Q, When
 from django.http import Http404
 
 from cases.models import (
@@ -96,11 +98,18 @@ def team_queue(*, teams: list[Team], limit: int = HOME_LIST_SIZE) -> list[Case]:
 
 
 def escalation_inbox(*, limit: int = 100) -> list[Case]:
-    """Escalated cases, newest escalation first, with who escalated and who took over."""
+    """Escalated cases and cases whose SLA is breached, newest first: each row says why."""
     return list(
-        Case.objects.filter(state=CaseState.ESCALATED)
+        Case.objects.filter(
+            Q(state=CaseState.ESCALATED) | Q(state__in=ACTIVE_STATES, sla_breached_at__isnull=False)
+        )
         .select_related("customer", "team", "escalated_by", "assignee")
-        .order_by("-escalated_at", "-id")[:limit]
+        .annotate(
+            inbox_at=DbCase(
+                When(state=CaseState.ESCALATED, then="escalated_at"), default="sla_breached_at"
+            )
+        )
+        .order_by(F("inbox_at").desc(nulls_last=True), "-id")[:limit]
     )
 
 

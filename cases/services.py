@@ -10,15 +10,19 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, Transition, can_proceed
 
 from cases.models import (
+    ACTIVE_STATES,
     QUEUE_STATES,
     Case,
     CaseEvent,
     CaseEventKind,
     CaseState,
     CaseType,
+    Priority,
+    SlaChange,
     Team,
     TransitionInput,
 )
+from cases.sla import deadline_after, deadline_moved
 from customers.models import Customer
 from customers.services import sequence_next
 
@@ -66,6 +70,7 @@ def case_create(
     priority: int | None = None,
 ) -> Case:
     """A new case; team and priority default to the case type's."""
+    now = timezone.now()
     case = Case(
         reference=case_reference_next(),
         customer=customer,
@@ -73,12 +78,15 @@ def case_create(
         assignee=assignee,
         case_type=case_type,
         team=team or (case_type.default_team if case_type else None),
+        created_at=now,
+        updated_at=now,
     )
     if priority is not None:
         case.priority = priority
     elif case_type is not None:
         case.priority = case_type.default_priority
     case.full_clean(exclude=["state"])
+    started = sla_start(case, now=case.created_at)
     case.save()
     CaseEvent.objects.create(
         case=case,
@@ -86,7 +94,10 @@ def case_create(
         kind=CaseEventKind.CREATED,
         target=case.state,
         by=by,
+        at=now,
     )
+    if started:
+        sla_event(case, SlaChange.STARTED, by=by, at=case.created_at)
     return case
 
 
@@ -149,7 +160,8 @@ def case_transition(
     try:
         with transaction.atomic():
             method(by=by, data=clean)
-            case.updated_at = timezone.now()
+            case.updated_at = now = timezone.now()
+            clock = sla_on_transition(case, source=source, now=now)
             case.save()
             CaseEvent.objects.create(
                 case=case,
@@ -160,7 +172,10 @@ def case_transition(
                 target=case.state,
                 reason=clean.reason or clean.resolution,
                 by=by,
+                at=now,
             )
+            if clock:
+                sla_event(case, clock, by=by, at=now)
     except ConcurrentTransition:
         current = Case.objects.get(pk=case.pk)
         raise CaseConflict(conflict_message(current)) from None
@@ -283,3 +298,86 @@ def case_note_add(*, case: Case, by: AbstractBaseUser, text: str) -> CaseEvent:
     return CaseEvent.objects.create(
         case=case, customer_id=case.customer_id, kind=CaseEventKind.NOTE, reason=text, by=by
     )
+
+
+# SLA clocks ---------------------------------------------------------------------------------
+# The clock runs in working time of the policy's calendar. It pauses while the case waits on
+# the customer and while it is resolved (a reopen resumes it); due instants are stored in real
+# time and moved on resume, so the minute check is one indexed query.
+STOPPED_STATES = [CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED]
+
+
+def sla_start(case: Case, *, now) -> bool:
+    """Set the due instants from the case type's policy for the case's priority (in memory)."""
+    policy = case.case_type.sla_policy_for(case.priority) if case.case_type else None
+    if policy is None:
+        return False
+    hours = policy.calendar.business_hours()
+    case.sla_policy = policy
+    case.response_due = deadline_after(hours, now, policy.first_response_minutes)
+    case.resolution_due = deadline_after(hours, now, policy.resolution_minutes)
+    case.sla_warn_at = deadline_after(
+        hours, now, policy.resolution_minutes * policy.warn_percent / 100
+    )
+    return True
+
+
+def sla_on_transition(case: Case, *, source: str, now) -> SlaChange | None:
+    """Pause, resume or stop the clock for a transition just made (in memory)."""
+    if case.responded_at is None and source == CaseState.NEW:
+        case.responded_at = now
+    if case.resolution_due is None or case.sla_policy_id is None:
+        return None
+    pauses = case.state == CaseState.WAITING_CUSTOMER or case.state in STOPPED_STATES
+    if pauses and case.sla_paused_at is None:
+        case.sla_paused_at = now
+        return SlaChange.PAUSED if case.state == CaseState.WAITING_CUSTOMER else SlaChange.STOPPED
+    if not pauses and case.sla_paused_at is not None:
+        hours = case.sla_policy.calendar.business_hours()
+        paused = case.sla_paused_at
+        case.resolution_due = deadline_moved(hours, case.resolution_due, paused, now)
+        if case.responded_at is None and case.response_due:
+            case.response_due = deadline_moved(hours, case.response_due, paused, now)
+        if case.sla_warned_at is None and case.sla_warn_at:
+            case.sla_warn_at = deadline_moved(hours, case.sla_warn_at, paused, now)
+        case.sla_paused_at = None
+        return SlaChange.RESUMED
+    return None
+
+
+def sla_event(case: Case, change: SlaChange, *, by: AbstractBaseUser | None, at) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case,
+        customer_id=case.customer_id,
+        kind=CaseEventKind.SLA,
+        transition=change,
+        due=case.resolution_due,
+        by=by,
+        at=at,
+    )
+
+
+def sla_check(*, now) -> dict[str, int]:
+    """The minute check: mark cases at risk (and raise their priority) and breached cases.
+
+    Breached cases show in the supervisors' escalation inbox. Each case is marked once; the
+    conditional UPDATE makes a second check running at the same time a no-op.
+    """
+    running = Case.objects.filter(state__in=ACTIVE_STATES, sla_paused_at__isnull=True)
+    warned = breached = 0
+    for case in running.filter(sla_warned_at__isnull=True, sla_warn_at__lte=now):
+        with transaction.atomic():
+            raised = max(Priority.URGENT, case.priority - 1)
+            if Case.objects.filter(pk=case.pk, sla_warned_at__isnull=True).update(
+                sla_warned_at=now, priority=raised
+            ):
+                sla_event(case, SlaChange.WARNED, by=None, at=now)
+                warned += 1
+    for case in running.filter(sla_breached_at__isnull=True, resolution_due__lte=now):
+        with transaction.atomic():
+            if Case.objects.filter(pk=case.pk, sla_breached_at__isnull=True).update(
+                sla_breached_at=now
+            ):
+                sla_event(case, SlaChange.BREACHED, by=None, at=now)
+                breached += 1
+    return {"warned": warned, "breached": breached}

@@ -48,7 +48,7 @@ def working_intervals(
         day += timedelta(days=1)
 
 
-def deadline_after(calendar: BusinessHours, start: datetime, minutes: int) -> datetime:
+def deadline_after(calendar: BusinessHours, start: datetime, minutes: float) -> datetime:
     """The instant when `minutes` of working time have passed since `start`."""
     remaining = timedelta(minutes=minutes)
     for begin, end in working_intervals(calendar, start):
@@ -69,3 +69,12 @@ def business_time_between(calendar: BusinessHours, start: datetime, end: datetim
             break
         total += min(close, end) - begin
     return total
+
+
+def deadline_moved(
+    calendar: BusinessHours, due: datetime, paused_at: datetime, now: datetime
+) -> datetime:
+    """`due` after a pause from `paused_at` to `now`: the working time left at the pause is
+    counted again from `now`."""
+    left = business_time_between(calendar, paused_at, due)
+    return deadline_after(calendar, now, left.total_seconds() / 60)

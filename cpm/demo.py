@@ -32,6 +32,7 @@ from cases.models import (
     WorkingHours,
 )
 from cases.services import case_reference
+from cases.sla import deadline_after
 from cpm.roles import Role, roles_sync
 from customers.models import Channel, Customer, Direction, Interaction, Language
 from customers.services import customer_number, sequence_reserve
@@ -196,9 +197,11 @@ def demo_sla_policies_ensure(types: list[CaseType]) -> None:
         Priority.NORMAL: (8 * 60, 5 * 10 * 60),
         Priority.LOW: (2 * 10 * 60, 10 * 10 * 60),
     }
+    hours = calendar.business_hours()
     for case_type in types:
+        case_type._demo_policies = {}  # type: ignore[attr-defined]
         for priority, (response, resolution) in targets.items():
-            SlaPolicy.objects.get_or_create(
+            policy, _created = SlaPolicy.objects.get_or_create(
                 case_type=case_type,
                 priority=priority,
                 defaults={
@@ -207,6 +210,27 @@ def demo_sla_policies_ensure(types: list[CaseType]) -> None:
                     "resolution_minutes": resolution,
                 },
             )
+            case_type._demo_policies[priority] = (policy, hours)  # type: ignore[attr-defined]
+
+
+def demo_clock(case: Case, now: datetime) -> None:
+    """Give an active demo case the SLA clock it would have now: due, paused, warned, breached."""
+    policy, hours = case.case_type._demo_policies[case.priority]  # type: ignore[union-attr]
+    start = case.created_at
+    case.sla_policy = policy
+    case.response_due = deadline_after(hours, start, policy.first_response_minutes)
+    case.resolution_due = deadline_after(hours, start, policy.resolution_minutes)
+    case.sla_warn_at = deadline_after(hours, start, policy.resolution_minutes * 0.8)
+    events = case._demo_events  # type: ignore[attr-defined]
+    if case.state != CaseState.NEW:
+        case.responded_at = events[1].at
+    if case.state == CaseState.WAITING_CUSTOMER:
+        case.sla_paused_at = events[-1].at
+        return
+    if case.sla_warn_at <= now:
+        case.sla_warned_at = case.sla_warn_at
+    if case.resolution_due <= now:
+        case.sla_breached_at = case.resolution_due
 
 
 def interaction_count(rng: random.Random) -> int:
@@ -296,7 +320,10 @@ def cases_for(
             created_at=opened,
             updated_at=opened,
         )
-        yield case, events_for(case, rng, agents)
+        events = events_for(case, rng, agents)
+        if state in ACTIVE_DEMO_STATES:
+            demo_clock(case, now)
+        yield case, events
 
 
 def events_for(case: Case, rng: random.Random, agents: list[User]) -> list[CaseEvent]:

@@ -70,3 +70,15 @@ def test_seed_demo_creates_teams_case_types_and_sla_policies(settings) -> None:
     assert Team.objects.count() == 3
     assert SlaPolicy.objects.count() == 7 * 4
     assert Case.objects.filter(team__isnull=False).count() == Case.objects.count()
+
+
+@pytest.mark.django_db
+def test_seed_demo_active_cases_have_clocks_and_some_are_breached(settings) -> None:
+    from cases.models import ACTIVE_STATES
+
+    settings.DEBUG = True
+    call_command("seed_demo", customers=150)
+    active = Case.objects.filter(state__in=ACTIVE_STATES)
+    assert active.filter(resolution_due__isnull=True).count() == 0
+    assert active.filter(sla_breached_at__isnull=False).exists()
+    assert active.filter(state=CaseState.WAITING_CUSTOMER, sla_paused_at__isnull=True).count() == 0
