@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from cases.services import REASON_MAX_LENGTH, TransitionInput
+from cases.models import Team
+from cases.services import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, TransitionInput
 
 
 class TransitionForm(forms.Form):
@@ -19,6 +21,35 @@ class TransitionForm(forms.Form):
         return TransitionInput(
             resolution=self.cleaned_data["resolution"], reason=self.cleaned_data["reason"]
         )
+
+    def first_error(self) -> str:
+        return next(iter(e for errors in self.errors.values() for e in errors), "")
+
+
+class AssignForm(forms.Form):
+    """Reassign to a person and/or transfer to another team."""
+
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.all(), required=False, empty_label=_("(keep)")
+    )
+    assignee = forms.ModelChoiceField(
+        label=_("Person"),
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        empty_label=_("(nobody: back to the queue)"),
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea
+    )
+
+    def first_error(self) -> str:
+        return next(iter(e for errors in self.errors.values() for e in errors), "")
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label=_("Internal note"), required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea
+    )
 
     def first_error(self) -> str:
         return next(iter(e for errors in self.errors.values() for e in errors), "")

@@ -1,26 +1,273 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from cases.sla import BusinessHours, deadline_after, german_holidays
 from customers.models import Customer
 
 
 class CaseState(models.TextChoices):
     NEW = "new", _("New")
     OPEN = "open", _("Open")
+    WAITING_CUSTOMER = "waiting_customer", _("Waiting on customer")
+    WAITING_THIRD_PARTY = "waiting_third_party", _("Waiting on third party")
+    ESCALATED = "escalated", _("Escalated")
     RESOLVED = "resolved", _("Resolved")
     CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
-ACTIVE_STATES = [CaseState.NEW, CaseState.OPEN]
+class Priority(models.IntegerChoices):
+    """Lower is more urgent, so queues sort ascending."""
+
+    URGENT = 1, _("Urgent")
+    HIGH = 2, _("High")
+    NORMAL = 3, _("Normal")
+    LOW = 4, _("Low")
+
+
+class CaseCategory(models.TextChoices):
+    QUESTION = "question", _("Question")
+    REQUEST = "request", _("Request")
+    COMPLAINT = "complaint", _("Complaint")
+    CANCELLATION = "cancellation", _("Cancellation")
+    DISRUPTION = "disruption", _("Disruption")
+
+
+# Not finished: someone still has to act on these.
+ACTIVE_STATES = [
+    CaseState.NEW,
+    CaseState.OPEN,
+    CaseState.WAITING_CUSTOMER,
+    CaseState.WAITING_THIRD_PARTY,
+    CaseState.ESCALATED,
+]
+# What an agent can pick up with "get next case".
+QUEUE_STATES = [CaseState.NEW, CaseState.OPEN]
+WORKING_STATES = [
+    CaseState.NEW,
+    CaseState.OPEN,
+    CaseState.WAITING_CUSTOMER,
+    CaseState.WAITING_THIRD_PARTY,
+]
 WORK_PERMISSION = "cases.change_case"
 CLOSE_PERMISSION = "cases.close_case"
+CANCEL_PERMISSION = "cases.cancel_case"
+ESCALATION_PERMISSION = "cases.handle_escalation"
+RESOLVE_CUSTOM = {
+    "label": _("Resolve"),
+    "fields": ["resolution"],
+    "required": "resolution",
+    "prompt": _("How was it resolved?"),
+    "missing": _("Say how the matter was resolved."),
+}
+
+
+@dataclass(frozen=True)
+class TransitionInput:
+    """What the user typed for a transition; which fields a transition needs is in its `custom`."""
+
+    resolution: str = ""
+    reason: str = ""
+
+
+class Team(models.Model):
+    """A group of agents that works one queue."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="teams", verbose_name=_("members")
+    )
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CaseType(models.Model):
+    """A kind of matter (billing question, move, cancellation ...), edited by admins."""
+
+    name_de = models.CharField(_("name (German)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    category = models.CharField(
+        _("category"), max_length=20, choices=CaseCategory.choices, default=CaseCategory.QUESTION
+    )
+    default_team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("default team"),
+    )
+    default_priority = models.PositiveSmallIntegerField(
+        _("default priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+
+    class Meta:
+        verbose_name = _("case type")
+        verbose_name_plural = _("case types")
+        ordering = ["name_en"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.name_de if get_language() == "de" else self.name_en
+
+    def sla_policy_for(self, priority: int) -> SlaPolicy | None:
+        return self.sla_policies.select_related("calendar").filter(priority=priority).first()
+
+
+class GermanState(models.TextChoices):
+    """For public holidays: the nationwide ones plus the chosen state's."""
+
+    BW = "BW", "Baden-Württemberg"
+    BY = "BY", "Bayern"
+    BE = "BE", "Berlin"
+    BB = "BB", "Brandenburg"
+    HB = "HB", "Bremen"
+    HH = "HH", "Hamburg"
+    HE = "HE", "Hessen"
+    MV = "MV", "Mecklenburg-Vorpommern"
+    NI = "NI", "Niedersachsen"
+    NW = "NW", "Nordrhein-Westfalen"
+    RP = "RP", "Rheinland-Pfalz"
+    SL = "SL", "Saarland"
+    SN = "SN", "Sachsen"
+    ST = "ST", "Sachsen-Anhalt"
+    SH = "SH", "Schleswig-Holstein"
+    TH = "TH", "Thüringen"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("Unknown time zone: %(zone)s"), params={"zone": value}) from None
+
+
+class BusinessCalendar(models.Model):
+    """When SLA clocks run: working hours per weekday, a time zone and public holidays."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Berlin", validators=[validate_time_zone]
+    )
+    german_state = models.CharField(
+        _("German state"),
+        max_length=2,
+        choices=GermanState.choices,
+        blank=True,
+        help_text=_("Public holidays of Germany, plus this state's own."),
+    )
+
+    class Meta:
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def business_hours(self) -> BusinessHours:
+        hours: dict[int, list[tuple[time, time]]] = {}
+        for row in self.working_hours.order_by("weekday", "opens"):
+            hours.setdefault(row.weekday, []).append((row.opens, row.closes))
+        return BusinessHours(
+            tz=ZoneInfo(self.time_zone),
+            hours={day: tuple(rows) for day, rows in hours.items()},
+            holidays=german_holidays(self.german_state),
+        )
+
+
+class WorkingHours(models.Model):
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="working_hours"
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes__gt=models.F("opens")),
+                name="workinghours_closes_after_opens",
+                violation_error_message=_("The closing time must be after the opening time."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class SlaPolicy(models.Model):
+    """Response and resolution targets, in working minutes, for a case type and priority."""
+
+    case_type = models.ForeignKey(
+        CaseType, on_delete=models.CASCADE, related_name="sla_policies", verbose_name=_("case type")
+    )
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.PROTECT, related_name="+", verbose_name=_("calendar")
+    )
+    first_response_minutes = models.PositiveIntegerField(_("first response within (minutes)"))
+    resolution_minutes = models.PositiveIntegerField(_("resolution within (minutes)"))
+    warn_percent = models.PositiveSmallIntegerField(
+        _("warn at (% of the target)"),
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        constraints = [
+            models.UniqueConstraint(fields=["case_type", "priority"], name="slapolicy_type_prio")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_type} / {self.get_priority_display()}"
+
+    def deadlines(self, start: datetime) -> tuple[datetime, datetime]:
+        """When the first response and the resolution are due for a case opened at `start`."""
+        hours = self.calendar.business_hours()
+        return (
+            deadline_after(hours, start, self.first_response_minutes),
+            deadline_after(hours, start, self.resolution_minutes),
+        )
 
 
 class CaseQuerySet(models.QuerySet["Case"]):
@@ -30,12 +277,32 @@ class CaseQuerySet(models.QuerySet["Case"]):
     def assigned_to(self, user: object) -> CaseQuerySet:
         return self.filter(assignee=user)
 
+    def queue_order(self) -> CaseQuerySet:
+        """Most urgent first, then oldest first."""
+        return self.order_by("priority", "created_at", "id")
+
+
+def reopen_window_open(case: Case) -> bool:
+    if case.resolved_at is None:
+        return True
+    days = settings.CPM_CASE_REOPEN_DAYS
+    return timezone.now() - case.resolved_at <= timedelta(days=days)
+
+
+reopen_window_open.message = _(  # type: ignore[attr-defined]
+    "This case was resolved more than %(days)s days ago and can no longer be reopened. "
+    "Open a new related case instead."
+)
+
 
 class Case(ConcurrentTransitionMixin, models.Model):
     """A customer's matter with an enforced life cycle.
 
     The state is protected: it changes only through the transitions below, each fired by
     `cases.services.case_transition`, which checks permission, saves and records the event.
+    Each transition's `custom` says what the screen asks for: `label`, `fields` (the text
+    fields it takes), `required` (the field that must not be empty), `prompt` and `missing`
+    (the message when the required field is empty).
     """
 
     reference = models.CharField(_("reference"), max_length=20, unique=True)
@@ -46,6 +313,25 @@ class Case(ConcurrentTransitionMixin, models.Model):
     state = FSMField(
         _("state"), default=CaseState.NEW, choices=CaseState.choices, protected=True, db_index=True
     )
+    case_type = models.ForeignKey(
+        CaseType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cases",
+        verbose_name=_("case type"),
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cases",
+        verbose_name=_("team"),
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -55,6 +341,34 @@ class Case(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("assignee"),
     )
     resolution = models.TextField(_("resolution"), blank=True, max_length=5000)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    escalation_reason = models.TextField(_("escalation reason"), blank=True, max_length=5000)
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
+    escalated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("escalated by"),
+    )
+    instruction = models.TextField(_("supervisor's instruction"), blank=True, max_length=5000)
+    # SLA clock (cases.services.sla_*): due instants in real time, moved when the clock pauses.
+    sla_policy = models.ForeignKey(
+        "SlaPolicy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("SLA policy"),
+    )
+    response_due = models.DateTimeField(_("first response due"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    resolution_due = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    sla_warn_at = models.DateTimeField(_("SLA warning at"), null=True, blank=True)
+    sla_paused_at = models.DateTimeField(_("SLA clock paused"), null=True, blank=True)
+    sla_warned_at = models.DateTimeField(_("SLA warned"), null=True, blank=True)
+    sla_breached_at = models.DateTimeField(_("SLA breached"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
@@ -64,14 +378,47 @@ class Case(ConcurrentTransitionMixin, models.Model):
     class Meta:
         verbose_name = _("case")
         verbose_name_plural = _("cases")
-        permissions = [("close_case", _("Can close resolved cases"))]
-        indexes = [models.Index(fields=["state", "-created_at"], name="case_state_created_idx")]
+        permissions = [
+            ("close_case", _("Can close resolved cases")),
+            ("cancel_case", _("Can cancel cases")),
+            ("handle_escalation", _("Can work escalated cases")),
+        ]
+        indexes = [
+            models.Index(fields=["state", "-created_at"], name="case_state_created_idx"),
+            models.Index(
+                fields=["team", "priority", "created_at"],
+                condition=models.Q(assignee__isnull=True),
+                name="case_team_queue_idx",
+            ),
+            models.Index(fields=["state", "-escalated_at"], name="case_escalated_idx"),
+            models.Index(
+                fields=["sla_warn_at"],
+                condition=models.Q(sla_warned_at__isnull=True, sla_paused_at__isnull=True),
+                name="case_sla_warn_idx",
+            ),
+            models.Index(
+                fields=["resolution_due"],
+                condition=models.Q(sla_breached_at__isnull=True, sla_paused_at__isnull=True),
+                name="case_sla_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.subject}"
 
     def get_absolute_url(self) -> str:
         return reverse("cases:case-detail", args=[self.reference])
+
+    @property
+    def sla_status(self) -> str:
+        """ "", "paused", "breached", "at-risk" or "ok", for the countdown's colour."""
+        if self.resolution_due is None or self.state not in ACTIVE_STATES:
+            return ""
+        if self.sla_paused_at is not None:
+            return "paused"
+        if self.sla_breached_at is not None or self.resolution_due <= timezone.now():
+            return "breached"
+        return "at-risk" if self.sla_warned_at is not None else "ok"
 
     @transition(
         field=state,
@@ -80,28 +427,120 @@ class Case(ConcurrentTransitionMixin, models.Model):
         permission=WORK_PERMISSION,
         custom={"label": _("Open"), "fields": []},
     )
-    def open(self) -> None:
+    def open(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
         pass
+
+    @transition(
+        field=state,
+        source=CaseState.OPEN,
+        target=CaseState.WAITING_CUSTOMER,
+        permission=WORK_PERMISSION,
+        custom={"label": _("Wait for customer"), "fields": []},
+    )
+    def wait_for_customer(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=CaseState.OPEN,
+        target=CaseState.WAITING_THIRD_PARTY,
+        permission=WORK_PERMISSION,
+        custom={"label": _("Wait for third party"), "fields": []},
+    )
+    def wait_for_third_party(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=[CaseState.WAITING_CUSTOMER, CaseState.WAITING_THIRD_PARTY],
+        target=CaseState.OPEN,
+        permission=WORK_PERMISSION,
+        custom={"label": _("Resume"), "fields": []},
+    )
+    def resume(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=WORKING_STATES,
+        target=CaseState.ESCALATED,
+        permission=WORK_PERMISSION,
+        custom={
+            "label": _("Escalate"),
+            "fields": ["reason"],
+            "required": "reason",
+            "prompt": _("Why does a supervisor need to step in?"),
+            "missing": _("Say why the case is escalated."),
+        },
+    )
+    def escalate(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
+        self.escalation_reason = data.reason
+        self.escalated_at = timezone.now()
+        self.escalated_by = by
+        self.instruction = ""
+
+    @transition(
+        field=state,
+        source=CaseState.ESCALATED,
+        target=CaseState.ESCALATED,
+        permission=ESCALATION_PERMISSION,
+        custom={"label": _("Take over"), "fields": []},
+    )
+    def take_over(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
+        self.assignee = by
+
+    @transition(
+        field=state,
+        source=CaseState.ESCALATED,
+        target=CaseState.OPEN,
+        permission=ESCALATION_PERMISSION,
+        custom={
+            "label": _("Return with instruction"),
+            "fields": ["reason"],
+            "required": "reason",
+            "prompt": _("What should the agent do?"),
+            "missing": _("Give the agent an instruction."),
+        },
+    )
+    def de_escalate(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
+        self.instruction = data.reason
+        self.assignee = self.escalated_by or self.assignee
 
     @transition(
         field=state,
         source=CaseState.OPEN,
         target=CaseState.RESOLVED,
         permission=WORK_PERMISSION,
-        custom={"label": _("Resolve"), "fields": ["resolution"]},
+        custom=RESOLVE_CUSTOM,
     )
-    def resolve(self, *, resolution: str) -> None:
-        self.resolution = resolution
+    @transition(
+        field=state,
+        source=CaseState.ESCALATED,
+        target=CaseState.RESOLVED,
+        permission=ESCALATION_PERMISSION,
+        custom=RESOLVE_CUSTOM,
+    )
+    def resolve(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
+        self.resolution = data.resolution
+        self.resolved_at = timezone.now()
 
     @transition(
         field=state,
         source=CaseState.RESOLVED,
         target=CaseState.OPEN,
         permission=WORK_PERMISSION,
-        custom={"label": _("Reopen"), "fields": ["reason"]},
+        conditions=[reopen_window_open],
+        custom={
+            "label": _("Reopen"),
+            "fields": ["reason"],
+            "required": "reason",
+            "prompt": _("Why?"),
+            "missing": _("Say why the case is reopened."),
+        },
     )
-    def reopen(self) -> None:
+    def reopen(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
         self.resolution = ""
+        self.resolved_at = None
 
     @transition(
         field=state,
@@ -110,19 +549,55 @@ class Case(ConcurrentTransitionMixin, models.Model):
         permission=CLOSE_PERMISSION,
         custom={"label": _("Close"), "fields": []},
     )
-    def close(self) -> None:
+    def close(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=ACTIVE_STATES,
+        target=CaseState.CANCELLED,
+        permission=CANCEL_PERMISSION,
+        custom={
+            "label": _("Cancel case"),
+            "fields": ["reason"],
+            "required": "reason",
+            "prompt": _("Why is the case cancelled?"),
+            "missing": _("Say why the case is cancelled."),
+        },
+    )
+    def cancel(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
         pass
 
     open.alters_data = True  # type: ignore[attr-defined]
+    wait_for_customer.alters_data = True  # type: ignore[attr-defined]
+    wait_for_third_party.alters_data = True  # type: ignore[attr-defined]
+    resume.alters_data = True  # type: ignore[attr-defined]
+    escalate.alters_data = True  # type: ignore[attr-defined]
+    take_over.alters_data = True  # type: ignore[attr-defined]
+    de_escalate.alters_data = True  # type: ignore[attr-defined]
     resolve.alters_data = True  # type: ignore[attr-defined]
     reopen.alters_data = True  # type: ignore[attr-defined]
     close.alters_data = True  # type: ignore[attr-defined]
+    cancel.alters_data = True  # type: ignore[attr-defined]
 
 
 class CaseEventKind(models.TextChoices):
     CREATED = "created", _("Created")
     TRANSITION = "transition", _("Transition")
     NOTE = "note", _("Note")
+    ASSIGNED = "assigned", _("Assigned")
+    SLA = "sla", _("SLA clock")
+
+
+class SlaChange(models.TextChoices):
+    """What happened to a case's SLA clock; kept in `CaseEvent.transition` for kind "sla"."""
+
+    STARTED = "started", _("clock started")
+    PAUSED = "paused", _("clock paused (waiting on customer)")
+    RESUMED = "resumed", _("clock resumed")
+    STOPPED = "stopped", _("clock stopped")
+    WARNED = "warned", _("at risk: priority raised")
+    BREACHED = "breached", _("breached: sent to the supervisors")
 
 
 class CaseEvent(models.Model):
@@ -135,10 +610,19 @@ class CaseEvent(models.Model):
     source = models.CharField(_("from"), max_length=20, blank=True)
     target = models.CharField(_("to"), max_length=20, blank=True)
     reason = models.TextField(_("reason"), blank=True, max_length=5000)
+    # For assignments: who and which team the case went to.
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     at = models.DateTimeField(_("at"), default=timezone.now)
+    # For SLA clock changes: the resolution due after the change.
+    due = models.DateTimeField(_("due"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("case event")
@@ -147,6 +631,10 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.source}->{self.target}"
+
+    @property
+    def sla_label(self) -> str:
+        return SlaChange(self.transition).label if self.kind == CaseEventKind.SLA else ""
 
     @property
     def source_label(self) -> str:

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case as DbCase
+from django.db.models import F, Q, When
 from django.http import Http404
 
-from cases.models import Case, CaseEvent
+from cases.models import (
+    ACTIVE_STATES,
+    QUEUE_STATES,
+    Case,
+    CaseEvent,
+    CaseState,
+    Team,
+    reopen_window_open,
+)
 
 HOME_LIST_SIZE = 50
 
@@ -18,6 +30,7 @@ class TransitionButton:
     name: str
     label: str
     fields: list[str]
+    prompt: str = ""
 
 
 def access_case_by_reference(*, user: AbstractBaseUser | AnonymousUser, reference: str) -> Case:
@@ -25,7 +38,9 @@ def access_case_by_reference(*, user: AbstractBaseUser | AnonymousUser, referenc
     if not user.has_perm("cases.view_case"):
         raise PermissionDenied
     try:
-        return Case.objects.select_related("customer", "assignee").get(reference=reference)
+        return Case.objects.select_related(
+            "customer", "assignee", "team", "case_type", "escalated_by"
+        ).get(reference=reference)
     except Case.DoesNotExist:
         raise Http404 from None
 
@@ -37,13 +52,14 @@ def case_transition_buttons(*, case: Case, user: AbstractBaseUser) -> list[Trans
             name=t.name,
             label=str(t.custom.get("label", t.name)),
             fields=list(t.custom.get("fields", [])),
+            prompt=str(t.custom.get("prompt", "")),
         )
         for t in case.get_available_user_state_transitions(user)
     ]
 
 
 def case_events(*, case: Case, limit: int = 50) -> list[CaseEvent]:
-    return list(case.events.select_related("by").order_by("-at", "-id")[:limit])
+    return list(case.events.select_related("by", "team", "assignee").order_by("-at", "-id")[:limit])
 
 
 def my_cases(*, user: AbstractBaseUser) -> list[Case]:
@@ -51,7 +67,7 @@ def my_cases(*, user: AbstractBaseUser) -> list[Case]:
         Case.objects.active()
         .assigned_to(user)
         .select_related("customer")
-        .order_by("created_at", "id")[:HOME_LIST_SIZE]
+        .queue_order()[:HOME_LIST_SIZE]
     )
 
 
@@ -79,3 +95,54 @@ def customer_active_cases(*, customer_id: int) -> list[Case]:
 def case_search(*, query: str) -> Case | None:
     query = query.replace("\x00", "").strip().upper()
     return Case.objects.filter(reference=query).first() if query.startswith("C-") else None
+
+
+def user_teams(*, user: AbstractBaseUser) -> list[Team]:
+    return list(Team.objects.filter(members=user))
+
+
+def team_queue(*, teams: list[Team], limit: int = HOME_LIST_SIZE) -> list[Case]:
+    """The unassigned cases waiting in these teams' queues: most urgent, then oldest first."""
+    return list(
+        Case.objects.filter(team__in=teams, assignee__isnull=True, state__in=QUEUE_STATES)
+        .select_related("customer", "team")
+        .queue_order()[:limit]
+    )
+
+
+def escalation_inbox(*, limit: int = 100) -> list[Case]:
+    """Escalated cases and cases whose SLA is breached, newest first: each row says why."""
+    return list(
+        Case.objects.filter(
+            Q(state=CaseState.ESCALATED) | Q(state__in=ACTIVE_STATES, sla_breached_at__isnull=False)
+        )
+        .select_related("customer", "team", "escalated_by", "assignee")
+        .annotate(
+            inbox_at=DbCase(
+                When(state=CaseState.ESCALATED, then="escalated_at"), default="sla_breached_at"
+            )
+        )
+        .order_by(F("inbox_at").desc(nulls_last=True), "-id")[:limit]
+    )
+
+
+def assign_choices() -> dict[str, object]:
+    """Teams and the people in them, for the reassign/transfer form."""
+    users = (
+        get_user_model()
+        .objects.filter(teams__isnull=False, is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+    return {"teams": list(Team.objects.all()), "people": list(users)}
+
+
+def case_is_active(case: Case) -> bool:
+    return case.state in ACTIVE_STATES
+
+
+def reopen_expired_note(*, case: Case) -> str:
+    """Why a resolved case has no "Reopen" button any more, or ""."""
+    if case.state != CaseState.RESOLVED or reopen_window_open(case):
+        return ""
+    return str(reopen_window_open.message) % {"days": settings.CPM_CASE_REOPEN_DAYS}

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+from django_fsm import ConcurrentTransition, Transition, can_proceed
 
-from cases.models import Case, CaseEvent, CaseEventKind, CaseState
+from cases.models import (
+    ACTIVE_STATES,
+    QUEUE_STATES,
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseState,
+    CaseType,
+    Priority,
+    SlaChange,
+    Team,
+    TransitionInput,
+)
+from cases.sla import deadline_after, deadline_moved
 from customers.models import Customer
 from customers.services import sequence_next
 
@@ -37,12 +49,6 @@ class CaseConflict(CaseActionError):
     status = 409
 
 
-@dataclass(frozen=True)
-class TransitionInput:
-    resolution: str = ""
-    reason: str = ""
-
-
 def case_reference(year: int, serial: int) -> str:
     return f"C-{year}-{serial:06d}"
 
@@ -54,12 +60,33 @@ def case_reference_next() -> str:
 
 @transaction.atomic
 def case_create(
-    *, customer: Customer, subject: str, by: AbstractBaseUser | None, assignee=None
+    *,
+    customer: Customer,
+    subject: str,
+    by: AbstractBaseUser | None,
+    assignee: AbstractBaseUser | None = None,
+    case_type: CaseType | None = None,
+    team: Team | None = None,
+    priority: int | None = None,
 ) -> Case:
+    """A new case; team and priority default to the case type's."""
+    now = timezone.now()
     case = Case(
-        reference=case_reference_next(), customer=customer, subject=subject, assignee=assignee
+        reference=case_reference_next(),
+        customer=customer,
+        subject=subject,
+        assignee=assignee,
+        case_type=case_type,
+        team=team or (case_type.default_team if case_type else None),
+        created_at=now,
+        updated_at=now,
     )
+    if priority is not None:
+        case.priority = priority
+    elif case_type is not None:
+        case.priority = case_type.default_priority
     case.full_clean(exclude=["state"])
+    started = sla_start(case, now=case.created_at)
     case.save()
     CaseEvent.objects.create(
         case=case,
@@ -67,7 +94,10 @@ def case_create(
         kind=CaseEventKind.CREATED,
         target=case.state,
         by=by,
+        at=now,
     )
+    if started:
+        sla_event(case, SlaChange.STARTED, by=by, at=case.created_at)
     return case
 
 
@@ -79,21 +109,32 @@ def transition_method(case: Case, name: str):
     return getattr(case, name)
 
 
+def current_transition(case: Case, method) -> Transition | None:
+    return method._django_fsm.get_transition(case.state)
+
+
 def check_transition(case: Case, name: str, by: AbstractBaseUser, data: TransitionInput):
+    """The bound transition method, or the refusal that tells the user why not."""
     method = transition_method(case, name)
-    if not can_proceed(method):
+    if not can_proceed(method, check_conditions=False):
         raise TransitionRefused(
             _("“%(action)s” is not possible while the case is %(state)s.")
             % {"action": name, "state": case.get_state_display()}
         )
-    if not has_transition_perm(method, by):
+    # The permission alone (django-fsm's has_transition_perm also checks the conditions,
+    # and a failed condition is a refusal with its own message, not a 403).
+    found = current_transition(case, method)
+    if not found.has_perm(case, by):
         raise TransitionForbidden(_("You are not allowed to do “%(action)s”.") % {"action": name})
-    if name == "resolve" and not data.resolution.strip():
-        raise CaseActionError(_("Say how the matter was resolved."))
-    if name == "reopen" and not data.reason.strip():
-        raise CaseActionError(_("Say why the case is reopened."))
+    for condition in found.conditions:
+        if not condition(case):
+            message = getattr(condition, "message", _("The conditions for this are not met."))
+            raise TransitionRefused(message % {"days": settings.CPM_CASE_REOPEN_DAYS})
     if len(data.resolution) > REASON_MAX_LENGTH or len(data.reason) > REASON_MAX_LENGTH:
         raise CaseActionError(_("The text is too long (at most 5000 characters)."))
+    required = found.custom.get("required")
+    if required and not getattr(data, required).strip():
+        raise CaseActionError(str(found.custom["missing"]))
     return method
 
 
@@ -114,14 +155,13 @@ def case_transition(
     if expected_state and expected_state != case.state:
         raise CaseConflict(conflict_message(case))
     method = check_transition(case, name, by, data)
+    clean = TransitionInput(resolution=data.resolution.strip(), reason=data.reason.strip())
     source = case.state
     try:
         with transaction.atomic():
-            if name == "resolve":
-                method(resolution=data.resolution.strip())
-            else:
-                method()
-            case.updated_at = timezone.now()
+            method(by=by, data=clean)
+            case.updated_at = now = timezone.now()
+            clock = sla_on_transition(case, source=source, now=now)
             case.save()
             CaseEvent.objects.create(
                 case=case,
@@ -130,9 +170,12 @@ def case_transition(
                 transition=name,
                 source=source,
                 target=case.state,
-                reason=(data.reason or data.resolution).strip(),
+                reason=clean.reason or clean.resolution,
                 by=by,
+                at=now,
             )
+            if clock:
+                sla_event(case, clock, by=by, at=now)
     except ConcurrentTransition:
         current = Case.objects.get(pk=case.pk)
         raise CaseConflict(conflict_message(current)) from None
@@ -143,3 +186,198 @@ def conflict_message(current: Case) -> str:
     return _(
         "Someone else changed this case meanwhile. It is now %(state)s; nothing was changed."
     ) % {"state": CaseState(current.state).label}
+
+
+NOTE_MAX_LENGTH = 5000
+# Escalated cases move with the escalation's own transitions (take over, return).
+ASSIGNABLE = [*QUEUE_STATES, CaseState.WAITING_CUSTOMER, CaseState.WAITING_THIRD_PARTY]
+GET_NEXT_ATTEMPTS = 5
+
+
+def case_get_next(*, user: AbstractBaseUser) -> Case | None:
+    """Assign the most urgent unassigned case of the user's teams to them, or None if none waits.
+
+    On PostgreSQL the candidate row is locked with SKIP LOCKED, so agents pressing at once
+    each get a different case without waiting on each other. SQLite has no row locks; there
+    the conditional UPDATE (only if still unassigned) decides, and a loser tries the next one.
+    """
+    for _attempt in range(GET_NEXT_ATTEMPTS):
+        with transaction.atomic():
+            candidates = (
+                Case.objects.filter(
+                    team__members=user, assignee__isnull=True, state__in=QUEUE_STATES
+                )
+                .queue_order()
+                .values_list("pk", flat=True)
+            )
+            if connection.features.has_select_for_update_skip_locked:
+                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+            pk = candidates.first()
+            if pk is None:
+                return None
+            now = timezone.now()
+            taken = Case.objects.filter(pk=pk, assignee__isnull=True).update(
+                assignee=user, updated_at=now
+            )
+            if not taken:
+                continue  # someone else was faster (SQLite); try the next case
+            case = Case.objects.select_related("customer", "team").get(pk=pk)
+            CaseEvent.objects.create(
+                case=case,
+                customer_id=case.customer_id,
+                kind=CaseEventKind.ASSIGNED,
+                assignee=user,
+                team=case.team,
+                reason=_("Taken with “get next case”."),
+                by=user,
+                at=now,
+            )
+            return case
+    return None
+
+
+def case_assign(
+    *,
+    case: Case,
+    by: AbstractBaseUser,
+    team: Team | None,
+    assignee: AbstractBaseUser | None,
+    note: str = "",
+) -> Case:
+    """Reassign the case to a person and/or transfer it to another team, with a note.
+
+    A transfer to another team needs a note, so the receiving team knows why it came.
+    An assignee must be a member of the case's (new) team.
+    """
+    note = note.strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise CaseActionError(_("The text is too long (at most 5000 characters)."))
+    if case.state not in ASSIGNABLE:
+        raise TransitionRefused(
+            _("A case that is %(state)s cannot be reassigned.")
+            % {"state": case.get_state_display()}
+        )
+    transfer = team is not None and team.pk != case.team_id
+    if transfer and not note:
+        raise CaseActionError(_("Say why the case goes to another team."))
+    if team is None and assignee is None:
+        raise CaseActionError(_("Choose a team or a person."))
+    new_team = team or case.team
+    if assignee is not None and (
+        new_team is None or not new_team.members.filter(pk=assignee.pk).exists()
+    ):
+        raise CaseActionError(_("The person must be a member of the case's team."))
+    with transaction.atomic():
+        # Assignment is not a state change; lock the row so two reassignments queue up.
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        if locked.state != case.state or locked.assignee_id != case.assignee_id:
+            raise CaseConflict(conflict_message(locked))
+        now = timezone.now()
+        Case.objects.filter(pk=case.pk).update(team=new_team, assignee=assignee, updated_at=now)
+        CaseEvent.objects.create(
+            case=case,
+            customer_id=case.customer_id,
+            kind=CaseEventKind.ASSIGNED,
+            team=new_team,
+            assignee=assignee,
+            reason=note,
+            by=by,
+            at=now,
+        )
+    case.refresh_from_db()
+    return case
+
+
+def case_note_add(*, case: Case, by: AbstractBaseUser, text: str) -> CaseEvent:
+    """An internal note on the case; customers never see it."""
+    text = text.replace("\x00", "").strip()
+    if not text:
+        raise CaseActionError(_("Write a note first."))
+    if len(text) > NOTE_MAX_LENGTH:
+        raise CaseActionError(_("The text is too long (at most 5000 characters)."))
+    return CaseEvent.objects.create(
+        case=case, customer_id=case.customer_id, kind=CaseEventKind.NOTE, reason=text, by=by
+    )
+
+
+# SLA clocks ---------------------------------------------------------------------------------
+# The clock runs in working time of the policy's calendar. It pauses while the case waits on
+# the customer and while it is resolved (a reopen resumes it); due instants are stored in real
+# time and moved on resume, so the minute check is one indexed query.
+STOPPED_STATES = [CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED]
+
+
+def sla_start(case: Case, *, now) -> bool:
+    """Set the due instants from the case type's policy for the case's priority (in memory)."""
+    policy = case.case_type.sla_policy_for(case.priority) if case.case_type else None
+    if policy is None:
+        return False
+    hours = policy.calendar.business_hours()
+    case.sla_policy = policy
+    case.response_due = deadline_after(hours, now, policy.first_response_minutes)
+    case.resolution_due = deadline_after(hours, now, policy.resolution_minutes)
+    case.sla_warn_at = deadline_after(
+        hours, now, policy.resolution_minutes * policy.warn_percent / 100
+    )
+    return True
+
+
+def sla_on_transition(case: Case, *, source: str, now) -> SlaChange | None:
+    """Pause, resume or stop the clock for a transition just made (in memory)."""
+    if case.responded_at is None and source == CaseState.NEW:
+        case.responded_at = now
+    if case.resolution_due is None or case.sla_policy_id is None:
+        return None
+    pauses = case.state == CaseState.WAITING_CUSTOMER or case.state in STOPPED_STATES
+    if pauses and case.sla_paused_at is None:
+        case.sla_paused_at = now
+        return SlaChange.PAUSED if case.state == CaseState.WAITING_CUSTOMER else SlaChange.STOPPED
+    if not pauses and case.sla_paused_at is not None:
+        hours = case.sla_policy.calendar.business_hours()
+        paused = case.sla_paused_at
+        case.resolution_due = deadline_moved(hours, case.resolution_due, paused, now)
+        if case.responded_at is None and case.response_due:
+            case.response_due = deadline_moved(hours, case.response_due, paused, now)
+        if case.sla_warned_at is None and case.sla_warn_at:
+            case.sla_warn_at = deadline_moved(hours, case.sla_warn_at, paused, now)
+        case.sla_paused_at = None
+        return SlaChange.RESUMED
+    return None
+
+
+def sla_event(case: Case, change: SlaChange, *, by: AbstractBaseUser | None, at) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case,
+        customer_id=case.customer_id,
+        kind=CaseEventKind.SLA,
+        transition=change,
+        due=case.resolution_due,
+        by=by,
+        at=at,
+    )
+
+
+def sla_check(*, now) -> dict[str, int]:
+    """The minute check: mark cases at risk (and raise their priority) and breached cases.
+
+    Breached cases show in the supervisors' escalation inbox. Each case is marked once; the
+    conditional UPDATE makes a second check running at the same time a no-op.
+    """
+    running = Case.objects.filter(state__in=ACTIVE_STATES, sla_paused_at__isnull=True)
+    warned = breached = 0
+    for case in running.filter(sla_warned_at__isnull=True, sla_warn_at__lte=now):
+        with transaction.atomic():
+            raised = max(Priority.URGENT, case.priority - 1)
+            if Case.objects.filter(pk=case.pk, sla_warned_at__isnull=True).update(
+                sla_warned_at=now, priority=raised
+            ):
+                sla_event(case, SlaChange.WARNED, by=None, at=now)
+                warned += 1
+    for case in running.filter(sla_breached_at__isnull=True, resolution_due__lte=now):
+        with transaction.atomic():
+            if Case.objects.filter(pk=case.pk, sla_breached_at__isnull=True).update(
+                sla_breached_at=now
+            ):
+                sla_event(case, SlaChange.BREACHED, by=None, at=now)
+                breached += 1
+    return {"warned": warned, "breached": breached}

@@ -10,6 +10,8 @@ urlpatterns = [
     path("decisions/", views.decisions, name="decisions"),
     path("decisions/<int:run_id>/", views.decision_make, name="decision-make"),
     path("customer/<int:customer_id>/", views.customer_cases, name="customer-cases"),
+    path("next/", views.case_get_next, name="case-get-next"),
+    path("escalations/", views.escalation_inbox, name="escalation-inbox"),
     path("<str:reference>/", views.case_detail, name="case-detail"),
     path(
         "<str:reference>/transitions/<slug:name>/",
@@ -20,4 +22,7 @@ urlpatterns = [
     path("<str:reference>/guided/start/", views.case_guided_start, name="case-guided-start"),
     path("<str:reference>/guided/step/", views.case_guided_submit, name="case-guided-submit"),
     path("<str:reference>/guided/back/", views.case_guided_back, name="case-guided-back"),
+    path("<str:reference>/assign/", views.case_assign, name="case-assign"),
+    path("<str:reference>/history/", views.case_history, name="case-history"),
+    path("<str:reference>/notes/", views.case_note_add, name="case-note-add"),
 ]

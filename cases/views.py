@@ -10,22 +10,42 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from cases import guided, selectors, services
-from cases.forms import TransitionForm
+from cases.forms import AssignForm, NoteForm, TransitionForm
 from cases.models import Case, GuidedRun
+from cases.services import ASSIGNABLE
 from customers.selectors import access_customer_by_id
 
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
 def agent_home(request: HttpRequest) -> HttpResponse:
-    """Roles: agent, supervisor, admin. My cases and the open cases."""
-    open_cases = selectors.open_cases(limit=selectors.HOME_LIST_SIZE + 1)
+    """Roles: agent, supervisor, admin. My cases and my teams' queue (or all open cases)."""
+    teams = selectors.user_teams(user=request.user)
     context = {
         "my_cases": selectors.my_cases(user=request.user),
-        "open_cases": open_cases[: selectors.HOME_LIST_SIZE],
-        "open_cases_more": len(open_cases) > selectors.HOME_LIST_SIZE,
+        "teams": teams,
+        "queue": selectors.team_queue(teams=teams) if teams else [],
+        "open_cases": [] if teams else selectors.open_cases(),
     }
     return render(request, "cases/home.html", context)
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def case_get_next(request: HttpRequest) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Take the most urgent waiting case of my teams."""
+    case = services.case_get_next(user=request.user)
+    if case is None:
+        messages.info(request, _("No case is waiting in your teams' queues."))
+        return redirect("home")
+    return redirect(case)
+
+
+@require_GET
+@permission_required("cases.handle_escalation", raise_exception=True)
+def escalation_inbox(request: HttpRequest) -> HttpResponse:
+    """Roles: supervisor, admin. Escalated cases, newest first, each with its reason."""
+    return render(request, "cases/escalation_inbox.html", {"cases": selectors.escalation_inbox()})
 
 
 @require_GET
@@ -36,7 +56,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     case = selectors.access_case_by_reference(user=request.user, reference=reference)
     if request.htmx:
         return render_case_header(request, case)
-    context = {**header_context(request, case), "events": selectors.case_events(case=case)}
+    context = {**header_context(request, case), **history_context(case)}
     return render(request, "cases/case_detail.html", context)
 
 
@@ -48,6 +68,53 @@ def customer_cases(request: HttpRequest, customer_id: int) -> HttpResponse:
     cases = selectors.customer_active_cases(customer_id=customer.pk)
     context = {"customer": customer, "cases": cases}
     return render(request, "cases/partials/customer_cases.html", context)
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def case_history(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The case's events and notes, with the note form."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    return render(request, "cases/partials/case_history.html", history_context(case))
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def case_note_add(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Add an internal note; returns the history fragment."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    form = NoteForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.CaseActionError(form.first_error())
+        services.case_note_add(case=case, by=request.user, text=form.cleaned_data["text"])
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect(case)
+        context = {**history_context(case), "note_error": str(error), "typed_note": form.data}
+        return render(request, "cases/partials/case_history.html", context, status=error.status)
+    if not request.htmx:
+        return redirect(case)
+    return render(request, "cases/partials/case_history.html", history_context(case))
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def case_assign(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Reassign to a person and/or transfer to a team."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    form = AssignForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.CaseActionError(form.first_error())
+        services.case_assign(case=case, by=request.user, **form.cleaned_data)
+    except services.CaseActionError as error:
+        return transition_refused(request, reference, "assign", form, error)
+    if not request.htmx:
+        return redirect(case)
+    response = render_case_header(request, case)
+    return trigger_client_event(response, "case:changed", {"reference": case.reference})
 
 
 @require_POST
@@ -78,7 +145,7 @@ def transition_refused(
     request: HttpRequest,
     reference: str,
     name: str,
-    form: TransitionForm,
+    form: TransitionForm | AssignForm,
     error: services.CaseActionError,
 ) -> HttpResponse:
     """Show the current case with the reason; what the user typed stays in the form."""
@@ -99,7 +166,19 @@ def header_context(request: HttpRequest, case: Case, **extra: object) -> dict[st
         # The action is gone (the case moved on): still show what the user typed.
         typed = extra.get("typed") or {}
         kept_text = typed.get("resolution") or typed.get("reason") or ""
-    return {"case": case, "buttons": buttons, "kept_text": kept_text, **extra}
+    return {
+        "case": case,
+        "buttons": buttons,
+        "kept_text": kept_text,
+        "may_assign": request.user.has_perm("cases.change_case") and case.state in ASSIGNABLE,
+        "reopen_note": selectors.reopen_expired_note(case=case),
+        **selectors.assign_choices(),
+        **extra,
+    }
+
+
+def history_context(case: Case) -> dict[str, object]:
+    return {"case": case, "events": selectors.case_events(case=case)}
 
 
 def render_case_header(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,8 +21,22 @@ from django.utils.text import slugify
 from faker import Faker
 from schwifty import IBAN
 
-from cases.models import Case, CaseEvent, CaseEventKind, CaseState
+from cases.models import (
+    BusinessCalendar,
+    Case,
+    CaseCategory,
+    CaseEvent,
+    CaseEventKind,
+    CaseState,
+    CaseType,
+    GermanState,
+    Priority,
+    SlaPolicy,
+    Team,
+    WorkingHours,
+)
 from cases.services import case_reference
+from cases.sla import deadline_after
 from cpm.roles import Role, roles_sync
 from customers.identity import phone_normalise
 from customers.models import (
@@ -87,25 +101,56 @@ TOPICS = {
     ],
 }
 STATE_WEIGHTS = {
-    CaseState.NEW: 15,
-    CaseState.OPEN: 25,
-    CaseState.RESOLVED: 20,
-    CaseState.CLOSED: 40,
+    CaseState.NEW: 12,
+    CaseState.OPEN: 20,
+    CaseState.WAITING_CUSTOMER: 8,
+    CaseState.WAITING_THIRD_PARTY: 5,
+    CaseState.ESCALATED: 4,
+    CaseState.RESOLVED: 15,
+    CaseState.CLOSED: 32,
+    CaseState.CANCELLED: 4,
 }
+ACTIVE_DEMO_STATES = {
+    CaseState.NEW,
+    CaseState.OPEN,
+    CaseState.WAITING_CUSTOMER,
+    CaseState.WAITING_THIRD_PARTY,
+    CaseState.ESCALATED,
+}
+OPENED = [("open", CaseState.NEW, CaseState.OPEN)]
+RESOLVED = [*OPENED, ("resolve", CaseState.OPEN, CaseState.RESOLVED)]
 # Each state with the transitions that lead to it from "new".
 STATE_PATHS: dict[str, list[tuple[str, str, str]]] = {
     CaseState.NEW: [],
-    CaseState.OPEN: [("open", CaseState.NEW, CaseState.OPEN)],
-    CaseState.RESOLVED: [
-        ("open", CaseState.NEW, CaseState.OPEN),
-        ("resolve", CaseState.OPEN, CaseState.RESOLVED),
+    CaseState.OPEN: OPENED,
+    CaseState.WAITING_CUSTOMER: [
+        *OPENED,
+        ("wait_for_customer", CaseState.OPEN, CaseState.WAITING_CUSTOMER),
     ],
-    CaseState.CLOSED: [
-        ("open", CaseState.NEW, CaseState.OPEN),
-        ("resolve", CaseState.OPEN, CaseState.RESOLVED),
-        ("close", CaseState.RESOLVED, CaseState.CLOSED),
+    CaseState.WAITING_THIRD_PARTY: [
+        *OPENED,
+        ("wait_for_third_party", CaseState.OPEN, CaseState.WAITING_THIRD_PARTY),
     ],
+    CaseState.ESCALATED: [*OPENED, ("escalate", CaseState.OPEN, CaseState.ESCALATED)],
+    CaseState.RESOLVED: RESOLVED,
+    CaseState.CLOSED: [*RESOLVED, ("close", CaseState.RESOLVED, CaseState.CLOSED)],
+    CaseState.CANCELLED: [*OPENED, ("cancel", CaseState.OPEN, CaseState.CANCELLED)],
 }
+ESCALATION_REASONS = {
+    Language.GERMAN: "Kunde verlangt Kulanz über 100 €.",
+    Language.ENGLISH: "Customer asks for a goodwill credit over 100 EUR.",
+}
+# Teams, and the case type of each demo topic: (English, German, category, team, priority).
+DEMO_TEAMS = ["Billing", "Technical support", "Contracts"]
+DEMO_CASE_TYPES = [
+    ("Billing question", "Rechnungsfrage", CaseCategory.QUESTION, "Billing", Priority.NORMAL),
+    ("Change of address", "Adressänderung", CaseCategory.REQUEST, "Contracts", Priority.LOW),
+    ("Cancellation", "Kündigung", CaseCategory.CANCELLATION, "Contracts", Priority.HIGH),
+    ("Outage", "Störung", CaseCategory.DISRUPTION, "Technical support", Priority.URGENT),
+    ("Payment method", "Zahlungsart", CaseCategory.REQUEST, "Billing", Priority.NORMAL),
+    ("Complaint", "Beschwerde", CaseCategory.COMPLAINT, "Technical support", Priority.HIGH),
+    ("Tariff change", "Tarifwechsel", CaseCategory.REQUEST, "Contracts", Priority.NORMAL),
+]
 
 
 PRODUCTS = [
@@ -173,6 +218,81 @@ def demo_processes_ensure() -> list[str]:
     return imported
 
 
+def demo_case_types_ensure(*, agents: list[User]) -> list[CaseType]:
+    """The demo teams (every demo agent in each) and one case type per demo topic."""
+    teams = {}
+    for name in DEMO_TEAMS:
+        teams[name], _created = Team.objects.get_or_create(name=name)
+        teams[name].members.add(*agents)
+    types = []
+    for name_en, name_de, category, team, priority in DEMO_CASE_TYPES:
+        case_type, _created = CaseType.objects.get_or_create(
+            name_en=name_en,
+            defaults={
+                "name_de": name_de,
+                "category": category,
+                "default_team": teams[team],
+                "default_priority": priority,
+            },
+        )
+        types.append(case_type)
+    demo_sla_policies_ensure(types)
+    return types
+
+
+def demo_sla_policies_ensure(types: list[CaseType]) -> None:
+    """A Berlin office calendar (Mon-Fri 8-18) and an SLA policy per case type and priority."""
+    calendar, created = BusinessCalendar.objects.get_or_create(
+        name="Berlin office", defaults={"german_state": GermanState.BE}
+    )
+    if created:
+        WorkingHours.objects.bulk_create(
+            WorkingHours(calendar=calendar, weekday=day, opens=time(8), closes=time(18))
+            for day in range(5)
+        )
+    # Working minutes for first response and resolution, by priority.
+    targets = {
+        Priority.URGENT: (30, 8 * 60),
+        Priority.HIGH: (2 * 60, 2 * 10 * 60),
+        Priority.NORMAL: (8 * 60, 5 * 10 * 60),
+        Priority.LOW: (2 * 10 * 60, 10 * 10 * 60),
+    }
+    hours = calendar.business_hours()
+    for case_type in types:
+        case_type._demo_policies = {}  # type: ignore[attr-defined]
+        for priority, (response, resolution) in targets.items():
+            policy, _created = SlaPolicy.objects.get_or_create(
+                case_type=case_type,
+                priority=priority,
+                defaults={
+                    "calendar": calendar,
+                    "first_response_minutes": response,
+                    "resolution_minutes": resolution,
+                },
+            )
+            case_type._demo_policies[priority] = (policy, hours)  # type: ignore[attr-defined]
+
+
+def demo_clock(case: Case, now: datetime) -> None:
+    """Give an active demo case the SLA clock it would have now: due, paused, warned, breached."""
+    policy, hours = case.case_type._demo_policies[case.priority]  # type: ignore[union-attr]
+    start = case.created_at
+    case.sla_policy = policy
+    case.response_due = deadline_after(hours, start, policy.first_response_minutes)
+    case.resolution_due = deadline_after(hours, start, policy.resolution_minutes)
+    case.sla_warn_at = deadline_after(hours, start, policy.resolution_minutes * 0.8)
+    events = case._demo_events  # type: ignore[attr-defined]
+    if case.state != CaseState.NEW:
+        case.responded_at = events[1].at
+    if case.state == CaseState.WAITING_CUSTOMER:
+        case.sla_paused_at = events[-1].at
+        return
+    if case.sla_warn_at <= now:
+        case.sla_warned_at = case.sla_warn_at
+    if case.resolution_due <= now:
+        case.sla_breached_at = case.resolution_due
+
+
 def interaction_count(rng: random.Random) -> int:
     """Contacts per customer, skewed as in real life: most have a few, some have many."""
     return min(int(rng.lognormvariate(1.6, 0.8)), 400)
@@ -187,15 +307,16 @@ def seed_demo(
 ) -> int:
     """Create demo customers up to `customers` in all; returns how many were created."""
     now = now or timezone.now()
+    types = demo_case_types_ensure(agents=agents)
     start = Customer.objects.count()
     for first in range(start, customers, BATCH):
         last = min(first + BATCH, customers)
-        batch_write(batch_build(range(first, last), agents, now))
+        batch_write(batch_build(range(first, last), agents, now, types))
         progress(last - first)
     return max(customers - start, 0)
 
 
-def batch_build(indexes: range, agents: list[User], now: datetime) -> Batch:
+def batch_build(indexes: range, agents: list[User], now: datetime, types: list[CaseType]) -> Batch:
     batch = Batch()
     fakers = {Language.GERMAN: Faker("de_DE"), Language.ENGLISH: Faker("en_GB")}
     for faker in fakers.values():
@@ -213,7 +334,7 @@ def batch_build(indexes: range, agents: list[User], now: datetime) -> Batch:
         )
         batch.customers.append(customer)
         master_data_build(batch, customer, index, indexes, agents, places)
-        case_builds = list(cases_for(customer, index, rng, agents, now))
+        case_builds = list(cases_for(customer, index, rng, agents, now, types))
         batch.cases.extend(c for c, _ in case_builds)
         for interaction in interactions_for(customer, rng, agents, now, case_builds):
             batch.interactions.append(interaction)
@@ -394,39 +515,68 @@ def duplicate_build(batch: Batch, customer: Customer, original: Customer, index:
 
 
 def cases_for(
-    customer: Customer, index: int, rng: random.Random, agents: list[User], now: datetime
+    customer: Customer,
+    index: int,
+    rng: random.Random,
+    agents: list[User],
+    now: datetime,
+    types: list[CaseType],
 ) -> Iterator[tuple[Case, list[CaseEvent]]]:
-    """Every third customer has a case now and then; a few have several."""
+    """Every third customer has a case now and then; a few have several.
+
+    The first cases go through the states in turn, so that even a small demo has every state.
+    """
     if index % 3:
         return
-    for _ in range(1 + (rng.random() < 0.2)):
-        state = rng.choices(list(STATE_WEIGHTS), weights=list(STATE_WEIGHTS.values()))[0]
+    states = list(STATE_WEIGHTS)
+    for number in range(1 + (rng.random() < 0.2)):
+        if number == 0 and index // 3 < len(states):
+            state = states[index // 3]
+        else:
+            state = rng.choices(states, weights=list(STATE_WEIGHTS.values()))[0]
         opened = now - timedelta(
-            days=rng.randint(0, 3)
-            if state in (CaseState.NEW, CaseState.OPEN)
-            else rng.randint(4, HISTORY_DAYS),
+            days=rng.randint(0, 3) if state in ACTIVE_DEMO_STATES else rng.randint(4, HISTORY_DAYS),
             minutes=rng.randint(0, 600),
         )
-        subject, _body = rng.choice(TOPICS[Language(customer.language)])
+        topic = rng.randrange(len(TOPICS[Language(customer.language)]))
+        subject, _body = TOPICS[Language(customer.language)][topic]
+        case_type = types[topic]
         case = Case(
             reference=str(opened.year),  # numbered when written
             customer=customer,
             subject=subject,
             state=state,
-            assignee=rng.choice(agents) if state != CaseState.NEW else None,
+            case_type=case_type,
+            team=case_type.default_team,
+            priority=case_type.default_priority,
+            # Half the new cases wait in their team's queue for "get next case".
+            assignee=None
+            if state == CaseState.NEW or (state == CaseState.OPEN and rng.random() < 0.3)
+            else rng.choice(agents),
             created_at=opened,
             updated_at=opened,
         )
-        if state in (CaseState.RESOLVED, CaseState.CLOSED):
-            case.resolution = "Erledigt." if customer.language == Language.GERMAN else "Done."
-        yield case, events_for(case, rng, agents)
+        events = events_for(case, rng, agents)
+        if state in ACTIVE_DEMO_STATES:
+            demo_clock(case, now)
+        yield case, events
 
 
 def events_for(case: Case, rng: random.Random, agents: list[User]) -> list[CaseEvent]:
     at = case.created_at
     events = [CaseEvent(case=case, kind=CaseEventKind.CREATED, target=CaseState.NEW, at=at)]
+    german = case.customer.language == Language.GERMAN
     for name, source, target in STATE_PATHS[case.state]:
         at += timedelta(hours=rng.randint(1, 30))
+        reason = ""
+        if name == "resolve":
+            case.resolution = reason = "Erledigt." if german else "Done."
+            case.resolved_at = at
+        elif name == "escalate":
+            case.escalation_reason = reason = ESCALATION_REASONS[Language(case.customer.language)]
+            case.escalated_at, case.escalated_by = at, case.assignee
+        elif name == "cancel":
+            reason = "Kunde hat zurückgezogen." if german else "Customer withdrew."
         events.append(
             CaseEvent(
                 case=case,
@@ -436,7 +586,7 @@ def events_for(case: Case, rng: random.Random, agents: list[User]) -> list[CaseE
                 target=target,
                 by=case.assignee or rng.choice(agents),
                 at=at,
-                reason=case.resolution if name == "resolve" else "",
+                reason=reason,
             )
         )
     case.updated_at = at

@@ -29,8 +29,16 @@ AGENT_PERMISSIONS = [
     "cases.view_caseevent",
     "cases.view_guidedrun",
     "cases.change_guidedrun",
+    "cases.view_team",
+    "cases.view_casetype",
 ]
-SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "cases.close_case", "cases.decide_guidedrun"]
+SUPERVISOR_PERMISSIONS = [
+    *AGENT_PERMISSIONS,
+    "cases.close_case",
+    "cases.cancel_case",
+    "cases.handle_escalation",
+    "cases.decide_guidedrun",
+]
 ADMIN_PERMISSIONS = [
     *SUPERVISOR_PERMISSIONS,
     "customers.add_customer",
@@ -39,6 +47,17 @@ ADMIN_PERMISSIONS = [
     "auth.add_user",
     "auth.change_user",
     "auth.view_group",
+    "cases.add_team",
+    "cases.change_team",
+    "cases.delete_team",
+    "cases.add_casetype",
+    "cases.change_casetype",
+    "cases.delete_casetype",
+    *(
+        f"cases.{action}_{model}"
+        for model in ("businesscalendar", "workinghours", "slapolicy")
+        for action in ("view", "add", "change", "delete")
+    ),
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

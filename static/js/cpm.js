@@ -18,12 +18,27 @@
     (next < 0 ? document.getElementById("global-search") : links[next]).focus();
     return true;
   }
+  let pendingG = 0; // time of a lone "g", for the two-key shortcuts ("g n")
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     if (moveInResults(event)) return;
     if (typingIn(event.target)) {
       if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    if (event.key === "g") {
+      pendingG = Date.now();
+      return;
+    }
+    const afterG = Date.now() - pendingG < 1000;
+    pendingG = 0;
+    if (afterG && event.key === "n") {
+      const next = document.getElementById("get-next-case");
+      if (next) {
+        event.preventDefault();
+        next.click();
+      }
       return;
     }
     if (event.key === "/") {

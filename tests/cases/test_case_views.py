@@ -134,3 +134,20 @@ def test_case_page_query_count_does_not_grow_with_history(
     InteractionFactory.create_batch(contacts, customer=case.customer)
     with django_assert_max_num_queries(10):
         agent_client.get(case.get_absolute_url())
+
+
+@pytest.mark.django_db
+def test_resolved_case_past_the_reopen_window_says_why_it_has_no_reopen(agent_client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    case = CaseFactory(state=CaseState.RESOLVED, resolved_at=timezone.now() - timedelta(days=90))
+    html = agent_client.get(case.get_absolute_url()).content.decode()
+    assert transition_url(case, "reopen") not in html
+    assert "can no longer be reopened" in html
+    response = agent_client.post(
+        transition_url(case, "reopen"), {"expected_state": "resolved", "reason": "Again"}, **HTMX
+    )
+    assert response.status_code == 409
+    assert "new related case" in response.content.decode()

@@ -69,6 +69,29 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     "cases:case-guided-back": ("post", {"reference": "case"}, WORK_409),
     "cases:decisions": ("get", {}, SUPERVISE),
     "cases:decision-make": ("post", {"run_id": "0"}, SUPERVISE_404),
+    "cases:case-history": ("get", {"reference": "case"}, DESK),
+    # A plain form post: redirects back to the case; an empty note only adds a message.
+    "cases:case-note-add": (
+        "post",
+        {"reference": "case"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    "cases:case-assign": (
+        "post",
+        {"reference": "case"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    # Nobody is in a team here, so it goes home with "no case waiting".
+    "cases:case-get-next": (
+        "post",
+        {},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    "cases:escalation-inbox": (
+        "get",
+        {},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 200, Role.ADMIN: 200},
+    ),
     # Django's admin site: only the Admin role (staff) gets in; others see its log-in page.
     "admin:index": (
         "get",

@@ -58,3 +58,27 @@ def test_demo_case_references_do_not_collide_with_new_cases(settings, agent) -> 
     call_command("seed_demo", customers=30)
     case = case_create(customer=Customer.objects.first(), subject="Neu", by=agent)
     assert Case.objects.filter(reference=case.reference).count() == 1
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_teams_case_types_and_sla_policies(settings) -> None:
+    from cases.models import SlaPolicy, Team
+
+    settings.DEBUG = True
+    call_command("seed_demo", customers=12)
+    call_command("seed_demo", customers=12)
+    assert Team.objects.count() == 3
+    assert SlaPolicy.objects.count() == 7 * 4
+    assert Case.objects.filter(team__isnull=False).count() == Case.objects.count()
+
+
+@pytest.mark.django_db
+def test_seed_demo_active_cases_have_clocks_and_some_are_breached(settings) -> None:
+    from cases.models import ACTIVE_STATES
+
+    settings.DEBUG = True
+    call_command("seed_demo", customers=150)
+    active = Case.objects.filter(state__in=ACTIVE_STATES)
+    assert active.filter(resolution_due__isnull=True).count() == 0
+    assert active.filter(sla_breached_at__isnull=False).exists()
+    assert active.filter(state=CaseState.WAITING_CUSTOMER, sla_paused_at__isnull=True).count() == 0

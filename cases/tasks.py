@@ -1,0 +1,12 @@
+"""django-q2 entry points: thin, idempotent, they call a service."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from cases import services
+
+
+def check_sla() -> dict[str, int]:
+    """Scheduled every minute (migration cases 0005): warn and mark breaches."""
+    return services.sla_check(now=timezone.now())
