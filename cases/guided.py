@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -33,6 +34,8 @@ from cases.services import (
     TransitionRefused,
     case_transition,
 )
+from customers import services as customer_services
+from customers.models import Customer, Holding
 from guidance.engine import (
     Advance,
     action_params,
@@ -48,7 +51,35 @@ from guidance.rules import RuleError
 from guidance.selectors import published_version, version_spec
 
 SETTABLE_CASE_FIELDS = {"subject"}
-MANUAL_ACTIONS = {ActionKind.UPDATE_CUSTOMER, ActionKind.SEND_MESSAGE, ActionKind.FOLLOW_UP}
+MANUAL_ACTIONS = {ActionKind.SEND_MESSAGE, ActionKind.FOLLOW_UP}
+
+
+def address_update(customer: Customer, params: dict[str, Any], by: AbstractBaseUser) -> None:
+    customer_services.address_change(
+        customer=customer,
+        street=str(params.get("street") or ""),
+        postal_code=str(params.get("postal_code") or ""),
+        city=str(params.get("city") or ""),
+        country=str(params.get("country") or "DE"),
+        by=by,
+    )
+
+
+def payment_update(customer: Customer, params: dict[str, Any], by: AbstractBaseUser) -> None:
+    """Change how the customer pays: one contract by number, else every active one."""
+    holdings = Holding.objects.filter(customer=customer, status="active")
+    if params.get("contract_number"):
+        holdings = holdings.filter(contract_number=str(params["contract_number"]).upper())
+    for holding in holdings:
+        customer_services.holding_payment_change(
+            holding=holding,
+            payment_method=str(params.get("payment_method") or ""),
+            iban=str(params.get("iban") or ""),
+            by=by,
+        )
+
+
+CUSTOMER_UPDATES = {"address": address_update, "payment_method": payment_update}
 
 
 class RunConflict(CaseConflict):
@@ -72,32 +103,50 @@ class StepView:
 def case_facts(case: Case, answers: dict[str, Any]) -> dict[str, Any]:
     """The facts rules read about this case (guidance/facts.py describes the shape)."""
     customer = case.customer
+    holdings = Holding.objects.filter(customer_id=customer.pk).order_by("start", "id")
     return {
         "customer": {
             "number": customer.number,
             "name": customer.name,
             "language": customer.language,
-            "kind": "person",
-            "segment": "standard",
-            "status": "active",
-            "vip": False,
-            "preferred_channel": "",
-            "service_consent": True,
-            "marketing_consent": False,
-            "age": 0,
+            "kind": customer.kind,
+            "segment": customer.segment,
+            "status": customer.status,
+            "vip": customer.segment == "premium",
+            "preferred_channel": customer.preferred_channel,
+            "service_consent": customer.consent_service,
+            "marketing_consent": customer.consent_marketing,
+            "age": customer_age(customer),
         },
-        "holdings": [],
+        "holdings": [
+            {
+                "product": holding.product,
+                "contract_number": holding.contract_number,
+                "status": holding.status,
+                "monthly_fee": float(holding.monthly_fee),
+                "payment_method": holding.payment_method,
+            }
+            for holding in holdings[:50]
+        ],
         "case": {
             "reference": case.reference,
             "subject": case.subject,
             "state": case.state,
-            "type": "",
-            "category": "",
-            "priority": 0,
+            "type": case.case_type.name_en if case.case_type else "",
+            "category": case.case_type.category if case.case_type else "",
+            "priority": case.priority,
             "channel": "",
         },
         "answers": answers,
     }
+
+
+def customer_age(customer: Customer) -> int:
+    born = customer.date_of_birth
+    if not born:
+        return 0
+    today = timezone.localdate()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def case_note(case: Case, by: AbstractBaseUser | None, text: str) -> None:
@@ -196,8 +245,44 @@ def run_step_submit(
         )
         case_note(run.case, by, _("Exception: %(reason)s") % {"reason": advance.exception_reason})
         return form
-    run_follow(run, advance, facts, by, record, answers)
+    try:
+        with transaction.atomic():
+            run_follow(run, advance, facts, by, record, answers)
+    except ValidationError as error:
+        # A customer update refused the answers (e.g. a postal code): nothing of the step
+        # is kept, and the messages go to the fields the action took its values from.
+        record.delete()
+        run.refresh_from_db()
+        form_errors_add(form, process, advance, error)
     return form
+
+
+def form_errors_add(
+    form: forms.Form, process: ProcessSpec, advance: Advance, error: ValidationError
+) -> None:
+    """Put a service's refusal on the field it came from, or name that field's label."""
+    labels = {f.key: f.label_en for f in process.field_specs()}
+    if (get_language() or "en").startswith("de"):
+        labels = {f.key: f.label_de for f in process.field_specs()}
+    sources = {}
+    for action in advance.actions:
+        for name, value in action.params.items():
+            root, _dot, key = str(value).partition(".")
+            if root == "answers":
+                sources[name] = key
+    for name, messages in getattr(error, "message_dict", {"": error.messages}).items():
+        key = sources.get(name)
+        for message in messages:
+            if key in form.fields:
+                form.add_error(key, message)
+            elif key:
+                form.add_error(
+                    None,
+                    _("%(label)s: %(message)s Go back to correct it.")
+                    % {"label": labels.get(key, key), "message": message},
+                )
+            else:
+                form.add_error(None, message)
 
 
 def run_follow(
@@ -234,7 +319,7 @@ def actions_run(
         params = action_params(action, facts)
         outcome = action_execute(run, action.kind, params, by)
         done.append({"kind": action.kind, "params": params, "outcome": outcome})
-        if action.kind in MANUAL_ACTIONS:
+        if outcome == "to do by hand":
             tasks.append(manual_task_text(action.kind, params))
     return done, tasks
 
@@ -256,6 +341,9 @@ def action_execute(run: GuidedRun, kind: str, params: dict[str, Any], by: Abstra
                 % {"name": name, "error": error},
             )
             return f"refused: {error}"
+        return "done"
+    if kind == ActionKind.UPDATE_CUSTOMER and params.get("target") in CUSTOMER_UPDATES:
+        CUSTOMER_UPDATES[params["target"]](case.customer, params, by)
         return "done"
     if kind == ActionKind.SET_CASE_FIELD and params.get("field") in SETTABLE_CASE_FIELDS:
         Case.objects.filter(pk=case.pk).update(subject=str(params.get("value", ""))[:200])
@@ -322,7 +410,12 @@ def run_decide(
         return run
     process = version_spec(run.version)
     facts = case_facts(run.case, run.answers)
-    advance = step_advance(process, run.current_step, facts)
+    try:
+        advance = step_advance(process, run.current_step, facts)
+    except RuleError:
+        raise TransitionRefused(
+            _("The rules still cannot decide this step: refuse it so the agent can correct it.")
+        ) from None
     run.decision_note = note
     approved = Advance(
         advance.next_step,
@@ -374,6 +467,12 @@ def startable_versions() -> list[ProcessVersion]:
     return list(
         ProcessVersion.objects.published().select_related("definition").order_by("definition__key")
     )
+
+
+def suggested_process_key(case: Case) -> str:
+    """The process of the case's type, offered first when starting."""
+    case_type = case.case_type
+    return case_type.process.key if case_type and case_type.process_id else ""
 
 
 def decisions_waiting() -> list[GuidedRun]:

@@ -121,6 +121,15 @@ class CaseType(models.Model):
     default_priority = models.PositiveSmallIntegerField(
         _("default priority"), choices=Priority.choices, default=Priority.NORMAL
     )
+    process = models.ForeignKey(
+        "guidance.ProcessDefinition",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("guided process"),
+        help_text=_("The process agents are guided through on cases of this type."),
+    )
 
     class Meta:
         verbose_name = _("case type")

@@ -204,6 +204,7 @@ def render_guided_panel(
         "case": case,
         "view": guided.step_view(run, form) if run else None,
         "versions": [] if run and run.status != "done" else guided.startable_versions(),
+        "suggested": guided.suggested_process_key(case),
         "error": error,
     }
     return render(request, "cases/partials/guided_panel.html", context, status=status)

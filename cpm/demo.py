@@ -153,6 +153,15 @@ DEMO_CASE_TYPES = [
 ]
 
 
+DEMO_TYPE_PROCESSES = {
+    "Billing question": "billing-question",
+    "Change of address": "change-of-address",
+    "Cancellation": "cancellation",
+    "Complaint": "complaint",
+    "Payment method": "billing-question",
+}
+
+
 PRODUCTS = [
     ("DSL 100", Decimal("29.99")),
     ("DSL 250", Decimal("39.99")),
@@ -235,6 +244,10 @@ def demo_case_types_ensure(*, agents: list[User]) -> list[CaseType]:
                 "default_priority": priority,
             },
         )
+        process_key = DEMO_TYPE_PROCESSES.get(name_en)
+        if process_key and case_type.process_id is None:
+            case_type.process = ProcessDefinition.objects.filter(key=process_key).first()
+            case_type.save(update_fields=["process"])
         types.append(case_type)
     demo_sla_policies_ensure(types)
     return types

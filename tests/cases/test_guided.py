@@ -10,6 +10,7 @@ from django.urls import reverse
 from cases import guided
 from cases.models import CaseEvent, CaseState, GuidedRun, GuidedStepRecord, RunStatus
 from cases.services import CaseConflict, TransitionRefused
+from customers.models import Address
 from guidance.models import ProcessVersion
 from guidance.process import spec_load
 from guidance.services import draft_create, draft_save, process_import, version_publish
@@ -49,7 +50,9 @@ def test_change_of_address_from_first_step_to_resolved(agent) -> None:
     )
     run = submit(run, agent)  # confirm: actions run
     assert run.current_step == "done"
-    assert any("Hauptstr. 5" in task for task in run.manual_tasks)
+    address = Address.objects.current().get(customer=case.customer)
+    assert (address.street, address.postal_code, address.city) == ("Hauptstr. 5", "10115", "Berlin")
+    assert any("address-changed" in task for task in run.manual_tasks)  # no outbox yet
     run = submit(run, agent)  # the end step resolves the case
     case.refresh_from_db()
     assert run.status == RunStatus.DONE
@@ -57,6 +60,28 @@ def test_change_of_address_from_first_step_to_resolved(agent) -> None:
     assert case.resolution == "Address changed."
     assert run.path == ["identify", "new-address", "confirm", "done"]
     assert GuidedStepRecord.objects.filter(run=run, kind="completed").count() == 4
+
+
+@pytest.mark.django_db
+def test_an_address_the_customer_service_refuses_keeps_the_step_open(agent) -> None:
+    case = CaseFactory(state=CaseState.OPEN)
+    run = guided.run_start(case=case, version=publish("change-of-address"), by=agent)
+    run = submit(run, agent, identity_confirmed="yes")
+    run = submit(
+        run,
+        agent,
+        street="Hauptstr. 5",
+        postal_code="1011",
+        city="Berlin",
+        moving_date="2026-12-01",
+    )
+    form = guided.run_step_submit(run=run, by=agent, data={}, revision=run.revision)
+    (message,) = form.non_field_errors()
+    assert message.startswith("Postal code: A German postal code has five digits")
+    run.refresh_from_db()
+    assert run.current_step == "confirm"
+    assert not Address.objects.filter(customer=case.customer).exists()
+    assert not GuidedStepRecord.objects.filter(run=run, step_key="confirm").exists()
 
 
 @pytest.mark.django_db

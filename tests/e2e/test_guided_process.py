@@ -52,10 +52,14 @@ def test_agent_walks_a_change_of_address_to_resolved(live_server, page: Page, lo
     expect(step).to_have_text("Save and confirm the address")
     expect(page.get_by_test_id("guided-progress")).to_have_text("3 of 4")
     page.locator("[data-shortcut=next]").click()
-    expect(page.locator(".tasks")).to_contain_text("Hauptstr. 5")
+    expect(step).to_have_text("Done")
     page.locator("[data-shortcut=next]").click()
     expect(page.get_by_text("The process is complete.")).to_be_visible()
     expect(page.get_by_test_id("case-state")).to_have_text("Resolved")
+    # The new address is in the cockpit, and the change is on the timeline.
+    page.get_by_role("link", name=case.customer.name).first.click()
+    expect(page.locator("address")).to_contain_text("Hauptstr. 5")
+    expect(page.locator(".timeline")).to_contain_text("Hauptstr. 5")
 
 
 def test_complaint_stops_for_a_supervisor_then_the_agent_carries_on(
