@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 BODY_MAX_LENGTH = 100_000  # customer text is untrusted and size-limited
 
@@ -210,7 +211,7 @@ class Address(models.Model):
 class HoldingStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     ACTIVE = "active", _("Active")
-    CANCELLED = "cancelled", _("Cancelled")
+    CANCELLED = "cancelled", pgettext_lazy("contract", "Cancelled")
     ENDED = "ended", _("Ended")
 
 
