@@ -587,6 +587,7 @@ class CaseEventKind(models.TextChoices):
     NOTE = "note", _("Note")
     ASSIGNED = "assigned", _("Assigned")
     SLA = "sla", _("SLA clock")
+    EXCEPTION = "exception", _("Exception")
 
 
 class SlaChange(models.TextChoices):
@@ -635,3 +636,47 @@ class CaseEvent(models.Model):
     @property
     def sla_label(self) -> str:
         return SlaChange(self.transition).label if self.kind == CaseEventKind.SLA else ""
+
+
+class ExceptionItem(models.Model):
+    """Something an automation could not decide ("needs a human"), with the reason.
+
+    Supervisors work these in the escalation inbox; `cases.services.exception_raise` is the one
+    way in, so nothing that fails for good fails silently.
+    """
+
+    case = models.ForeignKey(
+        Case,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="exceptions",
+        verbose_name=_("case"),
+    )
+    source = models.CharField(_("raised by"), max_length=40)
+    reason = models.TextField(_("reason"), max_length=5000)
+    raised_at = models.DateTimeField(_("raised"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decision = models.TextField(_("decision"), blank=True, max_length=5000)
+
+    class Meta:
+        verbose_name = _("exception")
+        verbose_name_plural = _("exceptions")
+        indexes = [
+            models.Index(
+                fields=["-raised_at"],
+                condition=models.Q(decided_at__isnull=True),
+                name="exception_open_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason[:60]}"

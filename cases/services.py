@@ -17,6 +17,7 @@ from cases.models import (
     CaseEventKind,
     CaseState,
     CaseType,
+    ExceptionItem,
     Priority,
     SlaChange,
     Team,
@@ -313,12 +314,21 @@ def sla_start(case: Case, *, now) -> bool:
     if policy is None:
         return False
     hours = policy.calendar.business_hours()
+    try:
+        response_due = deadline_after(hours, now, policy.first_response_minutes)
+        resolution_due = deadline_after(hours, now, policy.resolution_minutes)
+        warn_at = deadline_after(hours, now, policy.resolution_minutes * policy.warn_percent / 100)
+    except ValueError:
+        # A calendar without working hours: the case goes on without a clock, and a human
+        # is asked to fix the calendar (the case does not exist yet, so none is linked).
+        exception_raise(
+            source="sla",
+            reason=_("Calendar “%(calendar)s” has no working hours; case %(case)s has no SLA.")
+            % {"calendar": policy.calendar.name, "case": case.reference},
+        )
+        return False
     case.sla_policy = policy
-    case.response_due = deadline_after(hours, now, policy.first_response_minutes)
-    case.resolution_due = deadline_after(hours, now, policy.resolution_minutes)
-    case.sla_warn_at = deadline_after(
-        hours, now, policy.resolution_minutes * policy.warn_percent / 100
-    )
+    case.response_due, case.resolution_due, case.sla_warn_at = response_due, resolution_due, warn_at
     return True
 
 
@@ -381,3 +391,54 @@ def sla_check(*, now) -> dict[str, int]:
                 sla_event(case, SlaChange.BREACHED, by=None, at=now)
                 breached += 1
     return {"warned": warned, "breached": breached}
+
+
+# Exceptions ("needs a human") -----------------------------------------------------------------
+
+
+def exception_raise(*, source: str, reason: str, case: Case | None = None) -> ExceptionItem:
+    """Put an item an automation cannot decide in front of the supervisors, with the reason.
+
+    Idempotent per open (case, source, reason): a check that runs every minute raises it once.
+    """
+    with transaction.atomic():
+        item, created = ExceptionItem.objects.get_or_create(
+            case=case, source=source, reason=reason, decided_at=None
+        )
+        if created and case is not None:
+            CaseEvent.objects.create(
+                case=case,
+                customer_id=case.customer_id,
+                kind=CaseEventKind.EXCEPTION,
+                transition=source,
+                reason=reason,
+                at=item.raised_at,
+            )
+    return item
+
+
+def exception_decide(*, item: ExceptionItem, by: AbstractBaseUser, decision: str) -> ExceptionItem:
+    """A supervisor's decision on an exception; each is decided once."""
+    decision = decision.replace("\x00", "").strip()
+    if not decision:
+        raise CaseActionError(_("Write down what you decided."))
+    if len(decision) > NOTE_MAX_LENGTH:
+        raise CaseActionError(_("The text is too long (at most 5000 characters)."))
+    now = timezone.now()
+    with transaction.atomic():
+        if not ExceptionItem.objects.filter(pk=item.pk, decided_at__isnull=True).update(
+            decided_at=now, decided_by=by, decision=decision
+        ):
+            raise CaseConflict(_("Someone else decided this meanwhile; nothing was changed."))
+        if item.case_id is not None:
+            CaseEvent.objects.create(
+                case_id=item.case_id,
+                customer_id=item.case.customer_id,
+                kind=CaseEventKind.EXCEPTION,
+                transition="decided",
+                reason=decision,
+                by=by,
+                at=now,
+            )
+    item.refresh_from_db()
+    return item

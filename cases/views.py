@@ -10,7 +10,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from cases import selectors, services
-from cases.forms import AssignForm, NoteForm, TransitionForm
+from cases.forms import AssignForm, DecisionForm, NoteForm, TransitionForm
 from cases.models import Case
 from cases.services import ASSIGNABLE
 
@@ -44,7 +44,31 @@ def case_get_next(request: HttpRequest) -> HttpResponse:
 @permission_required("cases.handle_escalation", raise_exception=True)
 def escalation_inbox(request: HttpRequest) -> HttpResponse:
     """Roles: supervisor, admin. Escalated cases, newest first, each with its reason."""
-    return render(request, "cases/escalation_inbox.html", {"cases": selectors.escalation_inbox()})
+    context = {"cases": selectors.escalation_inbox(), "exceptions": selectors.open_exceptions()}
+    return render(request, "cases/escalation_inbox.html", context)
+
+
+@require_POST
+@permission_required("cases.handle_escalation", raise_exception=True)
+def exception_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Decide an exception; returns its row."""
+    item = selectors.access_exception_by_id(user=request.user, pk=pk)
+    form = DecisionForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.CaseActionError(form.first_error())
+        item = services.exception_decide(
+            item=item, by=request.user, decision=form.cleaned_data["decision"]
+        )
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect("cases:escalation-inbox")
+        context = {"item": item, "error": str(error), "typed": form.data}
+        return render(request, "cases/partials/exception_row.html", context, status=error.status)
+    if not request.htmx:
+        return redirect("cases:escalation-inbox")
+    return render(request, "cases/partials/exception_row.html", {"item": item})
 
 
 @require_GET
