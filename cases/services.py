@@ -160,10 +160,15 @@ def case_transition(
     source = case.state
     try:
         with transaction.atomic():
+            before = field_values(case)
             method(by=by, data=clean)
             case.updated_at = now = timezone.now()
             clock = sla_on_transition(case, source=source, now=now)
-            case.save()
+            # Only what this transition changed: a warning the minute check wrote meanwhile
+            # must survive (the mixin still refuses the save if the state moved on).
+            after = field_values(case)
+            changed = {name for name, value in after.items() if before[name] != value}
+            case.save(update_fields=sorted(changed | {"state", "updated_at"}))
             CaseEvent.objects.create(
                 case=case,
                 customer_id=case.customer_id,
@@ -181,6 +186,10 @@ def case_transition(
         current = Case.objects.get(pk=case.pk)
         raise CaseConflict(conflict_message(current)) from None
     return case
+
+
+def field_values(case: Case) -> dict[str, object]:
+    return {f.attname: getattr(case, f.attname) for f in case._meta.concrete_fields}
 
 
 def conflict_message(current: Case) -> str:
