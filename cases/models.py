@@ -680,3 +680,35 @@ class ExceptionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}: {self.reason[:60]}"
+
+
+class CaseLinkKind(models.TextChoices):
+    RELATED = "related", _("related")
+    FOLLOW_UP = "follow_up", _("follow-up")
+
+
+class CaseLink(models.Model):
+    """Two cases that belong together; shown on both. `source` is where it was made."""
+
+    source = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=CaseLinkKind.choices, default=CaseLinkKind.RELATED
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("case link")
+        verbose_name_plural = _("case links")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="caselink_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(source=models.F("target")), name="caselink_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} -> {self.target_id} ({self.kind})"

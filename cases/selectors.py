@@ -17,6 +17,7 @@ from cases.models import (
     QUEUE_STATES,
     Case,
     CaseEvent,
+    CaseLink,
     CaseState,
     ExceptionItem,
     Team,
@@ -152,3 +153,22 @@ def access_exception_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) -
         return ExceptionItem.objects.select_related("case__customer", "decided_by").get(pk=pk)
     except ExceptionItem.DoesNotExist:
         raise Http404 from None
+
+
+@dataclass(frozen=True)
+class LinkedCase:
+    case: Case
+    kind: str
+
+
+def case_links(*, case: Case) -> list[LinkedCase]:
+    """The cases linked with this one, either way, newest link first."""
+    links = (
+        CaseLink.objects.filter(Q(source=case) | Q(target=case))
+        .select_related("source", "target")
+        .order_by("-at", "-id")
+    )
+    return [
+        LinkedCase(case=link.target if link.source_id == case.pk else link.source, kind=link.kind)
+        for link in links
+    ]

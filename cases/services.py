@@ -15,6 +15,8 @@ from cases.models import (
     Case,
     CaseEvent,
     CaseEventKind,
+    CaseLink,
+    CaseLinkKind,
     CaseState,
     CaseType,
     ExceptionItem,
@@ -451,3 +453,63 @@ def exception_decide(*, item: ExceptionItem, by: AbstractBaseUser, decision: str
             )
     item.refresh_from_db()
     return item
+
+
+# Links between cases ---------------------------------------------------------------------------
+
+
+def case_link(
+    *, case: Case, reference: str, by: AbstractBaseUser, kind: str = CaseLinkKind.RELATED
+) -> CaseLink:
+    """Link `case` with the case called `reference` (either direction counts as one link)."""
+    reference = reference.replace("\x00", "").strip().upper()
+    other = Case.objects.filter(reference=reference).first()
+    if other is None:
+        raise CaseActionError(_("There is no case %(reference)s.") % {"reference": reference})
+    if other.pk == case.pk:
+        raise CaseActionError(_("A case cannot be linked with itself."))
+    pair = CaseLink.objects.filter(source=case, target=other) | CaseLink.objects.filter(
+        source=other, target=case
+    )
+    if pair.exists():
+        raise CaseActionError(
+            _("%(reference)s is already linked.") % {"reference": other.reference}
+        )
+    with transaction.atomic():
+        link = CaseLink.objects.create(source=case, target=other, kind=kind, by=by)
+        for one, two in ((case, other), (other, case)):
+            CaseEvent.objects.create(
+                case=one,
+                customer_id=one.customer_id,
+                kind=CaseEventKind.NOTE,
+                reason=_("Linked with %(reference)s.") % {"reference": two.reference},
+                by=by,
+            )
+    return link
+
+
+@transaction.atomic
+def case_follow_up_create(*, case: Case, by: AbstractBaseUser) -> Case:
+    """A new case for the same matter, linked to `case`, once `case` is resolved or closed.
+
+    This is the way back for a customer whose case is past the reopen window.
+    """
+    if case.state not in (CaseState.RESOLVED, CaseState.CLOSED):
+        raise TransitionRefused(_("Only a resolved or closed case gets a follow-up case."))
+    follow_up = case_create(
+        customer=case.customer,
+        subject=case.subject,
+        by=by,
+        case_type=case.case_type,
+        team=case.team,
+        priority=case.priority,
+    )
+    CaseLink.objects.create(source=case, target=follow_up, kind=CaseLinkKind.FOLLOW_UP, by=by)
+    CaseEvent.objects.create(
+        case=follow_up,
+        customer_id=case.customer_id,
+        kind=CaseEventKind.NOTE,
+        reason=_("Follow-up of %(reference)s.") % {"reference": case.reference},
+        by=by,
+    )
+    return follow_up

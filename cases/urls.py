@@ -17,6 +17,9 @@ urlpatterns = [
         name="case-transition",
     ),
     path("<str:reference>/assign/", views.case_assign, name="case-assign"),
+    path("<str:reference>/follow-up/", views.case_follow_up, name="case-follow-up"),
+    path("<str:reference>/links/", views.case_links, name="case-links"),
+    path("<str:reference>/links/add/", views.case_link_add, name="case-link-add"),
     path("<str:reference>/history/", views.case_history, name="case-history"),
     path("<str:reference>/notes/", views.case_note_add, name="case-note-add"),
 ]

@@ -7,11 +7,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from cases import selectors, services
 from cases.forms import AssignForm, DecisionForm, NoteForm, TransitionForm
-from cases.models import Case
+from cases.models import Case, CaseState
 from cases.services import ASSIGNABLE
 
 
@@ -79,7 +79,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     case = selectors.access_case_by_reference(user=request.user, reference=reference)
     if request.htmx:
         return render_case_header(request, case)
-    context = {**header_context(request, case), **history_context(case)}
+    context = {**header_context(request, case), **history_context(case), **links_context(case)}
     return render(request, "cases/case_detail.html", context)
 
 
@@ -110,6 +110,51 @@ def case_note_add(request: HttpRequest, reference: str) -> HttpResponse:
     if not request.htmx:
         return redirect(case)
     return render(request, "cases/partials/case_history.html", history_context(case))
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def case_links(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The linked cases, with the form to link another."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    return render(request, "cases/partials/case_links.html", links_context(case))
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def case_link_add(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Link another case by its reference."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    other = request.POST.get("reference", "")[:40]
+    try:
+        services.case_link(case=case, reference=other, by=request.user)
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect(case)
+        context = {**links_context(case), "link_error": str(error), "typed_reference": other}
+        return render(request, "cases/partials/case_links.html", context, status=error.status)
+    if not request.htmx:
+        return redirect(case)
+    response = render(request, "cases/partials/case_links.html", links_context(case))
+    return trigger_client_event(response, "case:changed", {"reference": case.reference})
+
+
+@require_POST
+@permission_required("cases.add_case", raise_exception=True)
+def case_follow_up(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Open a new case linked to a resolved or closed one."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    try:
+        follow_up = services.case_follow_up_create(case=case, by=request.user)
+    except services.CaseActionError as error:
+        if request.htmx:
+            return render_case_header(request, case, error=str(error), status=error.status)
+        messages.error(request, str(error))
+        return redirect(case)
+    if request.htmx:
+        return HttpResponseClientRedirect(follow_up.get_absolute_url())
+    return redirect(follow_up)
 
 
 @require_POST
@@ -185,9 +230,15 @@ def header_context(request: HttpRequest, case: Case, **extra: object) -> dict[st
         "kept_text": kept_text,
         "may_assign": request.user.has_perm("cases.change_case") and case.state in ASSIGNABLE,
         "reopen_note": selectors.reopen_expired_note(case=case),
+        "may_follow_up": request.user.has_perm("cases.add_case")
+        and case.state in (CaseState.RESOLVED, CaseState.CLOSED),
         **selectors.assign_choices(),
         **extra,
     }
+
+
+def links_context(case: Case) -> dict[str, object]:
+    return {"case": case, "links": selectors.case_links(case=case)}
 
 
 def history_context(case: Case) -> dict[str, object]:
