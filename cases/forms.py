@@ -53,3 +53,12 @@ class NoteForm(forms.Form):
 
     def first_error(self) -> str:
         return next(iter(e for errors in self.errors.values() for e in errors), "")
+
+
+class DecisionForm(forms.Form):
+    decision = forms.CharField(
+        label=_("Decision"), required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea
+    )
+
+    def first_error(self) -> str:
+        return next(iter(e for errors in self.errors.values() for e in errors), "")

@@ -33,6 +33,7 @@ from cases.services import (
     TransitionInput,
     TransitionRefused,
     case_transition,
+    exception_raise,
 )
 from customers import services as customer_services
 from customers.models import Customer, Holding
@@ -51,6 +52,7 @@ from guidance.rules import RuleError
 from guidance.selectors import published_version, version_spec
 
 SETTABLE_CASE_FIELDS = {"subject"}
+GUIDED_SOURCE = "guided-process"  # exceptions a process flags; decided on the Decisions page
 MANUAL_ACTIONS = {ActionKind.SEND_MESSAGE, ActionKind.FOLLOW_UP}
 
 
@@ -243,7 +245,7 @@ def run_step_submit(
             exception_reason=advance.exception_reason,
             decision_note="",
         )
-        case_note(run.case, by, _("Exception: %(reason)s") % {"reason": advance.exception_reason})
+        exception_raise(source=GUIDED_SOURCE, reason=advance.exception_reason, case=run.case)
         return form
     try:
         with transaction.atomic():

@@ -596,6 +596,7 @@ class CaseEventKind(models.TextChoices):
     NOTE = "note", _("Note")
     ASSIGNED = "assigned", _("Assigned")
     SLA = "sla", _("SLA clock")
+    EXCEPTION = "exception", _("Exception")
 
 
 class SlaChange(models.TextChoices):
@@ -652,6 +653,82 @@ class CaseEvent(models.Model):
     @property
     def target_label(self) -> str:
         return str(CaseState(self.target).label) if self.target else ""
+
+
+class ExceptionItem(models.Model):
+    """Something an automation could not decide ("needs a human"), with the reason.
+
+    Supervisors work these in the escalation inbox; `cases.services.exception_raise` is the one
+    way in, so nothing that fails for good fails silently.
+    """
+
+    case = models.ForeignKey(
+        Case,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="exceptions",
+        verbose_name=_("case"),
+    )
+    source = models.CharField(_("raised by"), max_length=40)
+    reason = models.TextField(_("reason"), max_length=5000)
+    raised_at = models.DateTimeField(_("raised"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decision = models.TextField(_("decision"), blank=True, max_length=5000)
+
+    class Meta:
+        verbose_name = _("exception")
+        verbose_name_plural = _("exceptions")
+        indexes = [
+            models.Index(
+                fields=["-raised_at"],
+                condition=models.Q(decided_at__isnull=True),
+                name="exception_open_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason[:60]}"
+
+
+class CaseLinkKind(models.TextChoices):
+    RELATED = "related", _("related")
+    FOLLOW_UP = "follow_up", _("follow-up")
+
+
+class CaseLink(models.Model):
+    """Two cases that belong together; shown on both. `source` is where it was made."""
+
+    source = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=CaseLinkKind.choices, default=CaseLinkKind.RELATED
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("case link")
+        verbose_name_plural = _("case links")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="caselink_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(source=models.F("target")), name="caselink_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} -> {self.target_id} ({self.kind})"
 
 
 class RunStatus(models.TextChoices):

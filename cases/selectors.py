@@ -17,7 +17,9 @@ from cases.models import (
     QUEUE_STATES,
     Case,
     CaseEvent,
+    CaseLink,
     CaseState,
+    ExceptionItem,
     Team,
     reopen_window_open,
 )
@@ -146,3 +148,40 @@ def reopen_expired_note(*, case: Case) -> str:
     if case.state != CaseState.RESOLVED or reopen_window_open(case):
         return ""
     return str(reopen_window_open.message) % {"days": settings.CPM_CASE_REOPEN_DAYS}
+
+
+def open_exceptions(*, limit: int = 100) -> list[ExceptionItem]:
+    """Undecided exceptions, newest first."""
+    return list(
+        ExceptionItem.objects.filter(decided_at__isnull=True)
+        .select_related("case__customer")
+        .order_by("-raised_at", "-id")[:limit]
+    )
+
+
+def access_exception_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) -> ExceptionItem:
+    if not user.has_perm("cases.handle_escalation"):
+        raise PermissionDenied
+    try:
+        return ExceptionItem.objects.select_related("case__customer", "decided_by").get(pk=pk)
+    except ExceptionItem.DoesNotExist:
+        raise Http404 from None
+
+
+@dataclass(frozen=True)
+class LinkedCase:
+    case: Case
+    kind: str
+
+
+def case_links(*, case: Case) -> list[LinkedCase]:
+    """The cases linked with this one, either way, newest link first."""
+    links = (
+        CaseLink.objects.filter(Q(source=case) | Q(target=case))
+        .select_related("source", "target")
+        .order_by("-at", "-id")
+    )
+    return [
+        LinkedCase(case=link.target if link.source_id == case.pk else link.source, kind=link.kind)
+        for link in links
+    ]

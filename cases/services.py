@@ -15,8 +15,11 @@ from cases.models import (
     Case,
     CaseEvent,
     CaseEventKind,
+    CaseLink,
+    CaseLinkKind,
     CaseState,
     CaseType,
+    ExceptionItem,
     Priority,
     SlaChange,
     Team,
@@ -159,10 +162,15 @@ def case_transition(
     source = case.state
     try:
         with transaction.atomic():
+            before = field_values(case)
             method(by=by, data=clean)
             case.updated_at = now = timezone.now()
             clock = sla_on_transition(case, source=source, now=now)
-            case.save()
+            # Only what this transition changed: a warning the minute check wrote meanwhile
+            # must survive (the mixin still refuses the save if the state moved on).
+            after = field_values(case)
+            changed = {name for name, value in after.items() if before[name] != value}
+            case.save(update_fields=sorted(changed | {"state", "updated_at"}))
             CaseEvent.objects.create(
                 case=case,
                 customer_id=case.customer_id,
@@ -180,6 +188,10 @@ def case_transition(
         current = Case.objects.get(pk=case.pk)
         raise CaseConflict(conflict_message(current)) from None
     return case
+
+
+def field_values(case: Case) -> dict[str, object]:
+    return {f.attname: getattr(case, f.attname) for f in case._meta.concrete_fields}
 
 
 def conflict_message(current: Case) -> str:
@@ -313,12 +325,21 @@ def sla_start(case: Case, *, now) -> bool:
     if policy is None:
         return False
     hours = policy.calendar.business_hours()
+    try:
+        response_due = deadline_after(hours, now, policy.first_response_minutes)
+        resolution_due = deadline_after(hours, now, policy.resolution_minutes)
+        warn_at = deadline_after(hours, now, policy.resolution_minutes * policy.warn_percent / 100)
+    except ValueError:
+        # A calendar without working hours: the case goes on without a clock, and a human
+        # is asked to fix the calendar (the case does not exist yet, so none is linked).
+        exception_raise(
+            source="sla",
+            reason=_("Calendar “%(calendar)s” has no working hours; case %(case)s has no SLA.")
+            % {"calendar": policy.calendar.name, "case": case.reference},
+        )
+        return False
     case.sla_policy = policy
-    case.response_due = deadline_after(hours, now, policy.first_response_minutes)
-    case.resolution_due = deadline_after(hours, now, policy.resolution_minutes)
-    case.sla_warn_at = deadline_after(
-        hours, now, policy.resolution_minutes * policy.warn_percent / 100
-    )
+    case.response_due, case.resolution_due, case.sla_warn_at = response_due, resolution_due, warn_at
     return True
 
 
@@ -381,3 +402,114 @@ def sla_check(*, now) -> dict[str, int]:
                 sla_event(case, SlaChange.BREACHED, by=None, at=now)
                 breached += 1
     return {"warned": warned, "breached": breached}
+
+
+# Exceptions ("needs a human") -----------------------------------------------------------------
+
+
+def exception_raise(*, source: str, reason: str, case: Case | None = None) -> ExceptionItem:
+    """Put an item an automation cannot decide in front of the supervisors, with the reason.
+
+    Idempotent per open (case, source, reason): a check that runs every minute raises it once.
+    """
+    with transaction.atomic():
+        item, created = ExceptionItem.objects.get_or_create(
+            case=case, source=source, reason=reason, decided_at=None
+        )
+        if created and case is not None:
+            CaseEvent.objects.create(
+                case=case,
+                customer_id=case.customer_id,
+                kind=CaseEventKind.EXCEPTION,
+                transition=source,
+                reason=reason,
+                at=item.raised_at,
+            )
+    return item
+
+
+def exception_decide(*, item: ExceptionItem, by: AbstractBaseUser, decision: str) -> ExceptionItem:
+    """A supervisor's decision on an exception; each is decided once."""
+    decision = decision.replace("\x00", "").strip()
+    if not decision:
+        raise CaseActionError(_("Write down what you decided."))
+    if len(decision) > NOTE_MAX_LENGTH:
+        raise CaseActionError(_("The text is too long (at most 5000 characters)."))
+    now = timezone.now()
+    with transaction.atomic():
+        if not ExceptionItem.objects.filter(pk=item.pk, decided_at__isnull=True).update(
+            decided_at=now, decided_by=by, decision=decision
+        ):
+            raise CaseConflict(_("Someone else decided this meanwhile; nothing was changed."))
+        if item.case_id is not None:
+            CaseEvent.objects.create(
+                case_id=item.case_id,
+                customer_id=item.case.customer_id,
+                kind=CaseEventKind.EXCEPTION,
+                transition="decided",
+                reason=decision,
+                by=by,
+                at=now,
+            )
+    item.refresh_from_db()
+    return item
+
+
+# Links between cases ---------------------------------------------------------------------------
+
+
+def case_link(
+    *, case: Case, reference: str, by: AbstractBaseUser, kind: str = CaseLinkKind.RELATED
+) -> CaseLink:
+    """Link `case` with the case called `reference` (either direction counts as one link)."""
+    reference = reference.replace("\x00", "").strip().upper()
+    other = Case.objects.filter(reference=reference).first()
+    if other is None:
+        raise CaseActionError(_("There is no case %(reference)s.") % {"reference": reference})
+    if other.pk == case.pk:
+        raise CaseActionError(_("A case cannot be linked with itself."))
+    pair = CaseLink.objects.filter(source=case, target=other) | CaseLink.objects.filter(
+        source=other, target=case
+    )
+    if pair.exists():
+        raise CaseActionError(
+            _("%(reference)s is already linked.") % {"reference": other.reference}
+        )
+    with transaction.atomic():
+        link = CaseLink.objects.create(source=case, target=other, kind=kind, by=by)
+        for one, two in ((case, other), (other, case)):
+            CaseEvent.objects.create(
+                case=one,
+                customer_id=one.customer_id,
+                kind=CaseEventKind.NOTE,
+                reason=_("Linked with %(reference)s.") % {"reference": two.reference},
+                by=by,
+            )
+    return link
+
+
+@transaction.atomic
+def case_follow_up_create(*, case: Case, by: AbstractBaseUser) -> Case:
+    """A new case for the same matter, linked to `case`, once `case` is resolved or closed.
+
+    This is the way back for a customer whose case is past the reopen window.
+    """
+    if case.state not in (CaseState.RESOLVED, CaseState.CLOSED):
+        raise TransitionRefused(_("Only a resolved or closed case gets a follow-up case."))
+    follow_up = case_create(
+        customer=case.customer,
+        subject=case.subject,
+        by=by,
+        case_type=case.case_type,
+        team=case.team,
+        priority=case.priority,
+    )
+    CaseLink.objects.create(source=case, target=follow_up, kind=CaseLinkKind.FOLLOW_UP, by=by)
+    CaseEvent.objects.create(
+        case=follow_up,
+        customer_id=case.customer_id,
+        kind=CaseEventKind.NOTE,
+        reason=_("Follow-up of %(reference)s.") % {"reference": case.reference},
+        by=by,
+    )
+    return follow_up

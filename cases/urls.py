@@ -12,6 +12,7 @@ urlpatterns = [
     path("customer/<int:customer_id>/", views.customer_cases, name="customer-cases"),
     path("next/", views.case_get_next, name="case-get-next"),
     path("escalations/", views.escalation_inbox, name="escalation-inbox"),
+    path("exceptions/<int:pk>/decide/", views.exception_decide, name="exception-decide"),
     path("<str:reference>/", views.case_detail, name="case-detail"),
     path(
         "<str:reference>/transitions/<slug:name>/",
@@ -23,6 +24,9 @@ urlpatterns = [
     path("<str:reference>/guided/step/", views.case_guided_submit, name="case-guided-submit"),
     path("<str:reference>/guided/back/", views.case_guided_back, name="case-guided-back"),
     path("<str:reference>/assign/", views.case_assign, name="case-assign"),
+    path("<str:reference>/follow-up/", views.case_follow_up, name="case-follow-up"),
+    path("<str:reference>/links/", views.case_links, name="case-links"),
+    path("<str:reference>/links/add/", views.case_link_add, name="case-link-add"),
     path("<str:reference>/history/", views.case_history, name="case-history"),
     path("<str:reference>/notes/", views.case_note_add, name="case-note-add"),
 ]

@@ -7,11 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from cases import guided, selectors, services
-from cases.forms import AssignForm, NoteForm, TransitionForm
-from cases.models import Case, GuidedRun
+from cases.forms import AssignForm, DecisionForm, NoteForm, TransitionForm
+from cases.models import Case, CaseState, GuidedRun
 from cases.services import ASSIGNABLE
 from customers.selectors import access_customer_by_id
 
@@ -45,7 +45,31 @@ def case_get_next(request: HttpRequest) -> HttpResponse:
 @permission_required("cases.handle_escalation", raise_exception=True)
 def escalation_inbox(request: HttpRequest) -> HttpResponse:
     """Roles: supervisor, admin. Escalated cases, newest first, each with its reason."""
-    return render(request, "cases/escalation_inbox.html", {"cases": selectors.escalation_inbox()})
+    context = {"cases": selectors.escalation_inbox(), "exceptions": selectors.open_exceptions()}
+    return render(request, "cases/escalation_inbox.html", context)
+
+
+@require_POST
+@permission_required("cases.handle_escalation", raise_exception=True)
+def exception_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Decide an exception; returns its row."""
+    item = selectors.access_exception_by_id(user=request.user, pk=pk)
+    form = DecisionForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.CaseActionError(form.first_error())
+        item = services.exception_decide(
+            item=item, by=request.user, decision=form.cleaned_data["decision"]
+        )
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect("cases:escalation-inbox")
+        context = {"item": item, "error": str(error), "typed": form.data}
+        return render(request, "cases/partials/exception_row.html", context, status=error.status)
+    if not request.htmx:
+        return redirect("cases:escalation-inbox")
+    return render(request, "cases/partials/exception_row.html", {"item": item})
 
 
 @require_GET
@@ -56,7 +80,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     case = selectors.access_case_by_reference(user=request.user, reference=reference)
     if request.htmx:
         return render_case_header(request, case)
-    context = {**header_context(request, case), **history_context(case)}
+    context = {**header_context(request, case), **history_context(case), **links_context(case)}
     return render(request, "cases/case_detail.html", context)
 
 
@@ -97,6 +121,51 @@ def case_note_add(request: HttpRequest, reference: str) -> HttpResponse:
     if not request.htmx:
         return redirect(case)
     return render(request, "cases/partials/case_history.html", history_context(case))
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def case_links(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The linked cases, with the form to link another."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    return render(request, "cases/partials/case_links.html", links_context(case))
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def case_link_add(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Link another case by its reference."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    other = request.POST.get("reference", "")[:40]
+    try:
+        services.case_link(case=case, reference=other, by=request.user)
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect(case)
+        context = {**links_context(case), "link_error": str(error), "typed_reference": other}
+        return render(request, "cases/partials/case_links.html", context, status=error.status)
+    if not request.htmx:
+        return redirect(case)
+    response = render(request, "cases/partials/case_links.html", links_context(case))
+    return trigger_client_event(response, "case:changed", {"reference": case.reference})
+
+
+@require_POST
+@permission_required("cases.add_case", raise_exception=True)
+def case_follow_up(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Open a new case linked to a resolved or closed one."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    try:
+        follow_up = services.case_follow_up_create(case=case, by=request.user)
+    except services.CaseActionError as error:
+        if request.htmx:
+            return render_case_header(request, case, error=str(error), status=error.status)
+        messages.error(request, str(error))
+        return redirect(case)
+    if request.htmx:
+        return HttpResponseClientRedirect(follow_up.get_absolute_url())
+    return redirect(follow_up)
 
 
 @require_POST
@@ -172,9 +241,15 @@ def header_context(request: HttpRequest, case: Case, **extra: object) -> dict[st
         "kept_text": kept_text,
         "may_assign": request.user.has_perm("cases.change_case") and case.state in ASSIGNABLE,
         "reopen_note": selectors.reopen_expired_note(case=case),
+        "may_follow_up": request.user.has_perm("cases.add_case")
+        and case.state in (CaseState.RESOLVED, CaseState.CLOSED),
         **selectors.assign_choices(),
         **extra,
     }
+
+
+def links_context(case: Case) -> dict[str, object]:
+    return {"case": case, "links": selectors.case_links(case=case)}
 
 
 def history_context(case: Case) -> dict[str, object]:

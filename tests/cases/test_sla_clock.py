@@ -17,6 +17,7 @@ from cases.models import (
     BusinessCalendar,
     Case,
     CaseEvent,
+    CaseState,
     CaseType,
     Priority,
     SlaPolicy,
@@ -183,3 +184,18 @@ def test_the_migration_schedules_the_check_every_minute() -> None:
         Schedule.MINUTES,
         1,
     )
+
+
+@pytest.mark.django_db
+def test_a_transition_on_a_stale_copy_keeps_the_warning_the_check_wrote(
+    agent, outage, clock
+) -> None:
+    clock("2026-11-23 09:00")
+    case = case_create(customer=CustomerFactory(), subject="Kein Netz", by=agent, case_type=outage)
+    case_transition(case=case, name="open", by=agent)
+    stale = Case.objects.get(pk=case.pk)
+    assert sla_check(now=clock("2026-11-23 17:30"))["warned"] == 1
+    case_transition(case=stale, name="wait_for_third_party", by=agent)
+    stale.refresh_from_db()
+    assert stale.state == CaseState.WAITING_THIRD_PARTY
+    assert (stale.sla_warned_at, stale.priority) == (at("2026-11-23 17:30"), Priority.HIGH)

@@ -92,6 +92,25 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {},
         {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 200, Role.ADMIN: 200},
     ),
+    "cases:case-links": ("get", {"reference": "case"}, DESK),
+    # An empty reference: back to the case with a message.
+    "cases:case-link-add": (
+        "post",
+        {"reference": "case"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    # The fixture case is new: refused with a message, back to the case.
+    "cases:case-follow-up": (
+        "post",
+        {"reference": "case"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    # No such exception here: supervisors pass the permission check and get a 404.
+    "cases:exception-decide": (
+        "post",
+        {"pk": "999999"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 404, Role.ADMIN: 404},
+    ),
     # Django's admin site: only the Admin role (staff) gets in; others see its log-in page.
     "admin:index": (
         "get",
