@@ -7,6 +7,7 @@ the agent saw, so two agents on one run end with one winner and a clear message.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,8 +182,28 @@ def run_start(*, case: Case, version: ProcessVersion, by: AbstractBaseUser) -> G
     return run
 
 
+LOCK_RELATED = ("case__customer", "case__case_type", "version__definition")
+
+
 def run_locked(run: GuidedRun, revision: int | None) -> GuidedRun:
-    locked = GuidedRun.objects.select_for_update().select_related("case", "version").get(pk=run.pk)
+    locked = (
+        GuidedRun.objects.select_for_update(of=("self",))
+        .select_related(*LOCK_RELATED)
+        .get(pk=run.pk)
+    )
+    return revision_check(locked, revision)
+
+
+def run_unfinished_locked(case: Case, revision: int | None) -> GuidedRun:
+    """The case's unfinished run, locked, in one query; a refusal when there is none."""
+    runs = GuidedRun.objects.select_for_update(of=("self",)).select_related(*LOCK_RELATED)
+    locked = runs.filter(case=case).exclude(status=RunStatus.DONE).first()
+    if locked is None:
+        raise TransitionRefused(_("No process runs here."))
+    return revision_check(locked, revision)
+
+
+def revision_check(locked: GuidedRun, revision: int | None) -> GuidedRun:
     if revision is not None and locked.revision != revision:
         raise RunConflict(
             _("Someone else worked on this process meanwhile; here is where it stands now.")
@@ -198,35 +219,41 @@ def run_save(run: GuidedRun, **changes: Any) -> None:
     run.save()
 
 
+@dataclass(frozen=True)
+class StepResult:
+    run: GuidedRun
+    form: forms.Form
+
+
 @transaction.atomic
 def run_step_submit(
     *,
-    run: GuidedRun,
+    case: Case,
     by: AbstractBaseUser,
     data: Any,
     revision: int | None,
     seconds_spent: int | None = None,
-) -> forms.Form:
+) -> StepResult:
     """Validate the step's answers, follow its route and carry out its actions.
 
-    Returns the bound form; when it has errors nothing was saved. A rule that fails or an
-    action that flags an exception stops the run for a supervisor's decision.
+    When the form has errors nothing was saved. A rule that fails or an action that flags
+    an exception stops the run for a supervisor's decision.
     """
-    run = run_locked(run, revision)
+    run = run_unfinished_locked(case, revision)
     if run.status != RunStatus.ACTIVE:
         raise TransitionRefused(_("This process waits for a decision or is finished."))
     process = version_spec(run.version)
     step = process.step(run.current_step)
     form = step_form_class(step, (get_language() or "en")[:2])(data)
     if not form.is_valid():
-        return form
+        return StepResult(run, form)
     answers = {**run.answers, **answers_from_form(form)}
     facts = case_facts(run.case, answers)
     try:
         advance = step_advance(process, step.key, facts)
     except RuleError as error:
         advance = Advance(None, "", (), _("A rule could not decide: %(error)s") % {"error": error})
-    record = GuidedStepRecord.objects.create(
+    record = GuidedStepRecord(
         run=run,
         kind=GuidedStepRecord.Kind.COMPLETED,
         step_key=step.key,
@@ -237,6 +264,7 @@ def run_step_submit(
         by=by,
     )
     if advance.exception_reason:
+        record.save()
         run_save(
             run,
             answers=answers,
@@ -246,17 +274,17 @@ def run_step_submit(
             decision_note="",
         )
         exception_raise(source=GUIDED_SOURCE, reason=advance.exception_reason, case=run.case)
-        return form
+        return StepResult(run, form)
+    # A savepoint only where an action can refuse the answers; it costs two statements.
+    refusable = any(a.kind == ActionKind.UPDATE_CUSTOMER for a in advance.actions)
     try:
-        with transaction.atomic():
+        with transaction.atomic() if refusable else nullcontext():
             run_follow(run, advance, facts, by, record, answers)
     except ValidationError as error:
         # A customer update refused the answers (e.g. a postal code): nothing of the step
         # is kept, and the messages go to the fields the action took its values from.
-        record.delete()
-        run.refresh_from_db()
         form_errors_add(form, process, advance, error)
-    return form
+    return StepResult(run, form)
 
 
 def form_errors_add(
@@ -298,7 +326,7 @@ def run_follow(
     """Carry out the step's actions and move on (or finish at an end step)."""
     done, tasks = actions_run(run, advance, facts, by)
     record.actions = done
-    record.save(update_fields=["actions"])
+    record.save()
     finished = advance.next_step is None
     run_save(
         run,
@@ -362,9 +390,9 @@ def manual_task_text(kind: str, params: dict[str, Any]) -> str:
 
 
 @transaction.atomic
-def run_step_back(*, run: GuidedRun, by: AbstractBaseUser, revision: int | None) -> GuidedRun:
+def run_step_back(*, case: Case, by: AbstractBaseUser, revision: int | None) -> GuidedRun:
     """Return to the previous step to revise its answers; recorded like any step."""
-    run = run_locked(run, revision)
+    run = run_unfinished_locked(case, revision)
     if run.status == RunStatus.DONE or not run.path:
         raise TransitionRefused(_("There is no earlier step to go back to."))
     previous = run.path[-1]

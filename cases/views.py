@@ -270,16 +270,18 @@ def render_guided_panel(
     request: HttpRequest,
     case: Case,
     *,
+    run: GuidedRun | None = None,
     form=None,
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    run = guided.run_current(case=case)
+    run = run or guided.run_current(case=case)
+    finished = run is None or run.status == "done"
     context = {
         "case": case,
         "view": guided.step_view(run, form) if run else None,
-        "versions": [] if run and run.status != "done" else guided.startable_versions(),
-        "suggested": guided.suggested_process_key(case),
+        "versions": guided.startable_versions() if finished else [],
+        "suggested": guided.suggested_process_key(case) if finished else "",
         "error": error,
     }
     return render(request, "cases/partials/guided_panel.html", context, status=status)
@@ -323,12 +325,9 @@ def case_guided_start(request: HttpRequest, reference: str) -> HttpResponse:
 def case_guided_submit(request: HttpRequest, reference: str) -> HttpResponse:
     """Roles: agent, supervisor, admin. Answer the current step and move on."""
     case = selectors.access_case_by_reference(user=request.user, reference=reference)
-    run = guided.run_current(case=case)
-    if run is None:
-        return render_guided_panel(request, case, error=_("No process runs here."), status=409)
     try:
-        form = guided.run_step_submit(
-            run=run,
+        result = guided.run_step_submit(
+            case=case,
             by=request.user,
             data=request.POST,
             revision=revision_of(request),
@@ -336,9 +335,9 @@ def case_guided_submit(request: HttpRequest, reference: str) -> HttpResponse:
         )
     except services.CaseActionError as error:
         return render_guided_panel(request, case, error=str(error), status=error.status)
-    if form.errors:
-        return render_guided_panel(request, case, form=form, status=400)
-    return guided_changed(render_guided_panel(request, case), case)
+    if result.form.errors:
+        return render_guided_panel(request, case, run=result.run, form=result.form, status=400)
+    return guided_changed(render_guided_panel(request, case, run=result.run), case)
 
 
 @require_POST
@@ -346,14 +345,11 @@ def case_guided_submit(request: HttpRequest, reference: str) -> HttpResponse:
 def case_guided_back(request: HttpRequest, reference: str) -> HttpResponse:
     """Roles: agent, supervisor, admin. Go back one step to revise it."""
     case = selectors.access_case_by_reference(user=request.user, reference=reference)
-    run = guided.run_current(case=case)
     try:
-        if run is None:
-            raise services.TransitionRefused(_("No process runs here."))
-        guided.run_step_back(run=run, by=request.user, revision=revision_of(request))
+        run = guided.run_step_back(case=case, by=request.user, revision=revision_of(request))
     except services.CaseActionError as error:
         return render_guided_panel(request, case, error=str(error), status=error.status)
-    return render_guided_panel(request, case)
+    return render_guided_panel(request, case, run=run)
 
 
 def guided_changed(response: HttpResponse, case: Case) -> HttpResponse:

@@ -26,8 +26,8 @@ def publish(key: str) -> ProcessVersion:
 
 def submit(run: GuidedRun, agent, **answers) -> GuidedRun:
     run.refresh_from_db()
-    form = guided.run_step_submit(run=run, by=agent, data=answers, revision=run.revision)
-    assert not form.errors, form.errors
+    result = guided.run_step_submit(case=run.case, by=agent, data=answers, revision=run.revision)
+    assert not result.form.errors, result.form.errors
     run.refresh_from_db()
     return run
 
@@ -75,7 +75,7 @@ def test_an_address_the_customer_service_refuses_keeps_the_step_open(agent) -> N
         city="Berlin",
         moving_date="2026-12-01",
     )
-    form = guided.run_step_submit(run=run, by=agent, data={}, revision=run.revision)
+    form = guided.run_step_submit(case=case, by=agent, data={}, revision=run.revision).form
     (message,) = form.non_field_errors()
     assert message.startswith("Postal code: A German postal code has five digits")
     run.refresh_from_db()
@@ -90,8 +90,8 @@ def test_invalid_answers_save_nothing(agent) -> None:
     run = guided.run_start(case=case, version=publish("complaint"), by=agent)
     run = submit(run, agent, complaint_text="Late technician", complaint_category="technician")
     form = guided.run_step_submit(
-        run=run, by=agent, data={"goodwill_amount": "-5"}, revision=run.revision
-    )
+        case=case, by=agent, data={"goodwill_amount": "-5"}, revision=run.revision
+    ).form
     assert "goodwill_amount" in form.errors
     run.refresh_from_db()
     assert run.current_step == "goodwill"
@@ -108,7 +108,7 @@ def test_goodwill_above_50_waits_for_a_supervisor_who_approves(agent, supervisor
     assert run.exception_reason == "Goodwill above 50 EUR needs a supervisor's decision."
     assert run in guided.decisions_waiting()
     with pytest.raises(TransitionRefused):
-        guided.run_step_submit(run=run, by=agent, data={}, revision=run.revision)
+        guided.run_step_submit(case=case, by=agent, data={}, revision=run.revision)
     guided.run_decide(
         run=run, by=supervisor, approve=True, note="OK, loyal customer", revision=run.revision
     )
@@ -145,7 +145,7 @@ def test_back_revises_an_earlier_answer_and_is_recorded(agent) -> None:
     run = guided.run_start(case=case, version=publish("cancellation"), by=agent)
     run = submit(run, agent, cancel_reason="price")
     assert run.current_step == "retention"
-    guided.run_step_back(run=run, by=agent, revision=run.revision)
+    guided.run_step_back(case=case, by=agent, revision=run.revision)
     run.refresh_from_db()
     assert run.current_step == "reason" and run.path == []
     run = submit(run, agent, cancel_reason="moving")
@@ -160,7 +160,7 @@ def test_stale_screen_cannot_overwrite_a_colleagues_step(agent, supervisor) -> N
     seen = run.revision
     submit(run, supervisor, cancel_reason="price")
     with pytest.raises(CaseConflict, match="Someone else"):
-        guided.run_step_submit(run=run, by=agent, data={"cancel_reason": "moving"}, revision=seen)
+        guided.run_step_submit(case=case, by=agent, data={"cancel_reason": "moving"}, revision=seen)
     run.refresh_from_db()
     assert run.answers["cancel_reason"] == "price"
 
