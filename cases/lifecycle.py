@@ -43,6 +43,36 @@ def lifecycle_edges() -> list[Edge]:
     return sorted(edges, key=lambda e: (order[e.source], order[e.target], e.name))
 
 
+@dataclass(frozen=True)
+class EdgeRow:
+    """One transition for the admins' page, with the labels in the user's language."""
+
+    name: str
+    label: str
+    source: str
+    target: str
+    permission: str
+    needs: str
+    conditions: tuple[str, ...]
+
+
+def lifecycle_rows() -> list[EdgeRow]:
+    field = Case._meta.get_field("state")
+    labels = {t.name: str(t.custom.get("label", t.name)) for t in field.get_all_transitions(Case)}
+    return [
+        EdgeRow(
+            name=e.name,
+            label=labels[e.name],
+            source=CaseState(e.source).label,
+            target=CaseState(e.target).label,
+            permission=e.permission,
+            needs=e.needs,
+            conditions=e.conditions,
+        )
+        for e in lifecycle_edges()
+    ]
+
+
 def lifecycle_mermaid() -> str:
     """A Mermaid state diagram: GitHub and most Markdown viewers draw it."""
     lines = ["stateDiagram-v2", f"    [*] --> {CaseState.NEW}"]

@@ -11,7 +11,9 @@ from django_fsm import ConcurrentTransition, Transition, can_proceed
 
 from cases.models import (
     ACTIVE_STATES,
+    ESCALATION_PERMISSION,
     QUEUE_STATES,
+    WORK_PERMISSION,
     Case,
     CaseEvent,
     CaseEventKind,
@@ -248,6 +250,13 @@ def case_get_next(*, user: AbstractBaseUser) -> Case | None:
     return None
 
 
+def may_assign(case: Case, user: AbstractBaseUser) -> bool:
+    """Anyone who works cases reassigns working cases; escalated ones only supervisors."""
+    if case.state == CaseState.ESCALATED:
+        return user.has_perm(ESCALATION_PERMISSION)
+    return case.state in ASSIGNABLE and user.has_perm(WORK_PERMISSION)
+
+
 def case_assign(
     *,
     case: Case,
@@ -264,7 +273,7 @@ def case_assign(
     note = note.strip()
     if len(note) > NOTE_MAX_LENGTH:
         raise CaseActionError(_("The text is too long (at most 5000 characters)."))
-    if case.state not in ASSIGNABLE:
+    if not may_assign(case, by):
         raise TransitionRefused(
             _("A case that is %(state)s cannot be reassigned.")
             % {"state": case.get_state_display()}

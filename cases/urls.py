@@ -12,6 +12,7 @@ urlpatterns = [
     path("customer/<int:customer_id>/", views.customer_cases, name="customer-cases"),
     path("next/", views.case_get_next, name="case-get-next"),
     path("escalations/", views.escalation_inbox, name="escalation-inbox"),
+    path("lifecycle/", views.case_lifecycle, name="case-lifecycle"),
     path("exceptions/<int:pk>/decide/", views.exception_decide, name="exception-decide"),
     path("<str:reference>/", views.case_detail, name="case-detail"),
     path(

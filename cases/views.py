@@ -9,10 +9,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from cases import guided, selectors, services
+from cases import guided, lifecycle, selectors, services
 from cases.forms import AssignForm, DecisionForm, NoteForm, TransitionForm
 from cases.models import Case, CaseState, GuidedRun
-from cases.services import ASSIGNABLE
 from customers.selectors import access_customer_by_id
 
 
@@ -47,6 +46,17 @@ def escalation_inbox(request: HttpRequest) -> HttpResponse:
     """Roles: supervisor, admin. Escalated cases, newest first, each with its reason."""
     context = {"cases": selectors.escalation_inbox(), "exceptions": selectors.open_exceptions()}
     return render(request, "cases/escalation_inbox.html", context)
+
+
+@require_GET
+@permission_required("cases.change_casetype", raise_exception=True)
+def case_lifecycle(request: HttpRequest) -> HttpResponse:
+    """Roles: admin. The case life cycle as generated from the code (docs/case-lifecycle.md)."""
+    context = {
+        "edges": lifecycle.lifecycle_rows(),
+        "mermaid": lifecycle.lifecycle_mermaid(),
+    }
+    return render(request, "cases/lifecycle.html", context)
 
 
 @require_POST
@@ -239,7 +249,7 @@ def header_context(request: HttpRequest, case: Case, **extra: object) -> dict[st
         "case": case,
         "buttons": buttons,
         "kept_text": kept_text,
-        "may_assign": request.user.has_perm("cases.change_case") and case.state in ASSIGNABLE,
+        "may_assign": services.may_assign(case, request.user),
         "reopen_note": selectors.reopen_expired_note(case=case),
         "may_follow_up": request.user.has_perm("cases.add_case")
         and case.state in (CaseState.RESOLVED, CaseState.CLOSED),

@@ -17,3 +17,11 @@ def test_diagram_has_an_edge_for_every_transition_and_source() -> None:
     assert "    resolved --> open: reopen" in diagram
     assert "    escalated --> resolved: resolve" in diagram
     assert diagram.count(" --> ") == len(lifecycle_edges()) + 3  # start and two ends
+
+
+def test_admins_see_the_life_cycle_page(admin_client) -> None:
+    from django.urls import reverse
+
+    html = admin_client.get(reverse("cases:case-lifecycle")).content.decode()
+    assert "Return with instruction" in html and "cases.handle_escalation" in html
+    assert "stateDiagram-v2" in html

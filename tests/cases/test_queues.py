@@ -201,3 +201,14 @@ def test_escalation_inbox_query_count_does_not_grow(
     )
     with django_assert_max_num_queries(10):
         supervisor_client.get(reverse("cases:escalation-inbox"))
+
+
+@pytest.mark.django_db
+def test_only_supervisors_reassign_an_escalated_case(agent, supervisor) -> None:
+    team = team_with(agent, supervisor)
+    case = CaseFactory(team=team, state=CaseState.ESCALATED, assignee=agent)
+    with pytest.raises(CaseActionError, match="cannot be reassigned"):
+        case_assign(case=case, by=agent, team=None, assignee=supervisor)
+    case_assign(case=case, by=supervisor, team=None, assignee=supervisor, note="I take it")
+    case.refresh_from_db()
+    assert (case.state, case.assignee) == (CaseState.ESCALATED, supervisor)

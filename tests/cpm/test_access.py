@@ -105,6 +105,11 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"reference": "case"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
     ),
+    "cases:case-lifecycle": (
+        "get",
+        {},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 403, Role.ADMIN: 200},
+    ),
     # No such exception here: supervisors pass the permission check and get a 404.
     "cases:exception-decide": (
         "post",
