@@ -22,6 +22,11 @@ ARGS = [
 ]
 
 
+EXTRA_PAGES = {
+    "admin": [("admin-lifecycle", "/cases/lifecycle/"), ("admin-processes", "/processes/")],
+}
+
+
 def log_in(page: Page, base: str, username: str) -> None:
     page.goto(f"{base}/login/")
     page.fill("#id_username", username)
@@ -50,6 +55,17 @@ def main(base: str) -> None:
             if username == "supervisor":
                 page.goto(f"{base}/cases/decisions/")
                 shoot(page, "supervisor-decisions")
+                page.goto(f"{base}/cases/escalations/")
+                shoot(page, "supervisor-escalations")
+            if username == "agent":
+                page.goto(f"{base}/customers/1/")
+                page.wait_for_selector(".timeline .entry")
+                shoot(page, "agent-cockpit")
+                page.goto(f"{base}/")
+            for name, path in EXTRA_PAGES.get(username, []):
+                page.goto(f"{base}{path}")
+                shoot(page, name)
+                page.goto(f"{base}/")
             first_case = page.locator("table.cases a").first
             if first_case.count():
                 first_case.click()
