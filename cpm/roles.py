@@ -29,6 +29,18 @@ AGENT_PERMISSIONS = [
     "cases.view_caseevent",
 ]
 SUPERVISOR_PERMISSIONS = [*AGENT_PERMISSIONS, "cases.close_case"]
+# The process editor (guidance.change_processdefinition) and its Django-admin fallback.
+PROCESS_EDITOR_PERMISSIONS = [
+    "guidance.view_processdefinition",
+    "guidance.add_processdefinition",
+    "guidance.change_processdefinition",
+    "guidance.view_processversion",
+    *[
+        f"guidance.{verb}_{model}"
+        for model in ("step", "stepfield", "route", "stepaction")
+        for verb in ("view", "add", "change", "delete")
+    ],
+]
 ADMIN_PERMISSIONS = [
     *SUPERVISOR_PERMISSIONS,
     "customers.add_customer",
@@ -37,6 +49,7 @@ ADMIN_PERMISSIONS = [
     "auth.add_user",
     "auth.change_user",
     "auth.view_group",
+    *PROCESS_EDITOR_PERMISSIONS,
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.http import Http404
 
-from guidance.models import ProcessVersion, VersionStatus
+from guidance.models import ProcessDefinition, ProcessVersion, VersionStatus
 from guidance.process import ProcessSpec, spec_load
 
 
@@ -27,3 +31,27 @@ def published_version(*, process_key: str) -> ProcessVersion | None:
         .filter(definition__key=process_key)
         .first()
     )
+
+
+def definition_list() -> list[ProcessDefinition]:
+    """Every process with its versions (newest first), in two queries."""
+    return list(
+        ProcessDefinition.objects.prefetch_related(
+            Prefetch("versions", queryset=ProcessVersion.objects.order_by("-number"))
+        )
+    )
+
+
+def access_version_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) -> ProcessVersion:
+    """The one access rule of the process editor: a 403 without the permission, else 404."""
+    if not user.has_perm("guidance.change_processdefinition"):
+        raise PermissionDenied
+    try:
+        return ProcessVersion.objects.select_related("definition").get(pk=pk)
+    except ProcessVersion.DoesNotExist:
+        raise Http404 from None
+
+
+def version_siblings(*, version: ProcessVersion) -> list[ProcessVersion]:
+    """All versions of the same process, newest first."""
+    return list(version.definition.versions.order_by("-number"))
