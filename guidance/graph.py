@@ -16,9 +16,9 @@ from guidance.process import ProcessSpec
 BOX_WIDTH = 168
 BOX_HEIGHT = 38
 COLUMN_GAP = 36
-LAYER_GAP = 62
+LAYER_GAP = 70
 MARGIN = 14
-LABEL_LENGTH = 26
+LABEL_LENGTH = 24
 TITLE_LENGTH = 24
 
 
@@ -134,18 +134,20 @@ def edge_draw(
         end_y = start_y + LAYER_GAP // 2
         path = f"M {start_x} {start_y} L {start_x} {end_y}"
         return Edge(
-            source.key, target_key, path, label, condition, start_x + 4, end_y, not condition, True
+            source.key, target_key, path, label, condition, start_x, end_y + 10, not condition, True
         )
     if target.y > source.y:  # downwards: a straight line into the top of the target
         end_x, end_y = target.cx, target.y
         path = f"M {start_x} {start_y} L {end_x} {end_y}"
-        label_x, label_y = (start_x + end_x) // 2 + 4, (start_y + end_y) // 2
+        # Labels sit nearer the target, where the boxes (and so the edges) are apart.
+        label_x = start_x + (end_x - start_x) * 62 // 100
+        label_y = start_y + (end_y - start_y) * 62 // 100
     else:  # back up (a loop): a curve out to the right and into the target's right side
         start_x, start_y = source.x + BOX_WIDTH, source.y + BOX_HEIGHT // 2
         end_x, end_y = target.x + BOX_WIDTH, target.y + BOX_HEIGHT // 2 + 6
         bend = max(loop_x, start_x + 40) + index * 10
         path = f"M {start_x} {start_y} C {bend} {start_y}, {bend} {end_y}, {end_x} {end_y}"
-        label_x, label_y = bend - 30, (start_y + end_y) // 2
+        label_x, label_y = bend, (start_y + end_y) // 2
     return Edge(
         source.key, target.key, path, label, condition, label_x, label_y, not condition, False
     )

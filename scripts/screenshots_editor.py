@@ -1,0 +1,41 @@
+"""Take the process editor's screenshots from a running CPM with the demo data.
+
+.venv/bin/python scripts/screenshots_editor.py http://127.0.0.1:8031
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from screenshots import ARGS, OUT, log_in, shoot  # noqa: I001 - the sibling script
+
+
+def main(base: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.on("console", lambda msg: print("console:", msg.type, msg.text))
+        log_in(page, base, "admin")
+        page.click("nav.mainnav >> text=Processes")
+        shoot(page, "admin-process-list")
+        row = page.locator("tr[data-process=cancellation]")
+        row.get_by_role("button", name="New draft").click()
+        page.wait_for_selector(".step-editor")
+        page.locator("[data-step=retention] > a").click()
+        page.wait_for_selector("#id_step-key[value=retention]")
+        shoot(page, "admin-process-editor")
+        page.goto(f"{base}/processes/")
+        page.locator("tr[data-process=return-or-exchange] td:nth-child(3) a").click()
+        page.wait_for_selector("[data-testid=process-graph]")
+        shoot(page, "admin-process-graph")
+        context.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8031")
