@@ -66,7 +66,8 @@ class StepForm(forms.Form):
 
 class FieldForm(forms.Form):
     key = forms.SlugField(label=_("Key"), max_length=KEY_MAX)
-    type = forms.ChoiceField(label=_("Type"), choices=FieldType.choices)
+    # "—" first, so that the empty extra row stays untouched (and adds nothing).
+    type = forms.ChoiceField(label=_("Type"), choices=[("", "—"), *FieldType.choices])
     label_de = forms.CharField(label=_("Label (German)"), max_length=200)
     label_en = forms.CharField(label=_("Label (English)"), max_length=200)
     required = forms.BooleanField(label=_("Required"), required=False)
@@ -132,14 +133,14 @@ class RouteForm(forms.Form):
 
 
 class ActionForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Action"), choices=ActionKind.choices)
+    kind = forms.ChoiceField(label=_("Action"), choices=[("", "—"), *ActionKind.choices])
     condition = ConditionField(help_text=_("Empty: always."))
     params = forms.CharField(
         label=_("Parameters"),
         required=False,
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
-        help_text=_("One “name: value” per line; answers.<field> takes an answer."),
+        help_text=_("One “name: value” per line; answers.field_key takes an answer."),
     )
 
     def __init__(self, *args: Any, original: Mapping[str, Any] | None = None, **kwargs: Any):

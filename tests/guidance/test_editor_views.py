@@ -20,6 +20,11 @@ from tests.factories import CaseFactory, CustomerFactory
 PROCESSES = Path(__file__).resolve().parents[2] / "guidance" / "processes"
 COMPLAINT = (PROCESSES / "complaint.yaml").read_text()
 HTMX = {"HTTP_HX_REQUEST": "true"}
+EXTRA_ROW = {
+    "fields": ["key", "type", "label_de", "label_en", "choices", "min_value", "max_value"],
+    "routes": ["condition", "target", "ORDER"],
+    "actions": ["kind", "condition", "params"],
+}
 
 
 @pytest.fixture
@@ -73,6 +78,8 @@ def step_data(step: StepSpec, **changes: Any) -> dict[str, Any]:
         data[f"{prefix}-MAX_NUM_FORMS"] = 1000
         for n, item in enumerate(items):
             data.update({f"{prefix}-{n}-{name}": value for name, value in item.items()})
+        # The empty extra row, as a browser posts it (an unticked box is not posted).
+        data.update({f"{prefix}-{len(items)}-{name}": "" for name in EXTRA_ROW[prefix]})
     data.update(changes)
     return data
 
