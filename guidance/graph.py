@@ -114,11 +114,16 @@ def graph_layout(spec: ProcessSpec, language: str) -> Graph:
                 reachable=key in reached,
             )
     loop_x = MARGIN + inner_width + 24
-    edges = [
-        edge_draw(boxes[s.key], boxes.get(route.target), route.target, route.condition, n, loop_x)
-        for s in spec.steps
-        for n, route in enumerate(s.routes)
-    ]
+    edges, labels_into = [], dict.fromkeys(boxes, 0)
+    for step in spec.steps:
+        for n, route in enumerate(step.routes):
+            target = boxes.get(route.target)
+            stack = labels_into.get(route.target, 0)
+            edges.append(
+                edge_draw(boxes[step.key], target, route.target, route.condition, n, loop_x, stack)
+            )
+            if route.condition and target is not None:
+                labels_into[route.target] = stack + 1
     height = MARGIN * 2 + (max(rows, default=0) + 1) * (BOX_HEIGHT + LAYER_GAP) - LAYER_GAP
     has_loops = any(" C " in edge.path for edge in edges)
     width = MARGIN * 2 + inner_width + (120 if has_loops else 0)
@@ -126,8 +131,16 @@ def graph_layout(spec: ProcessSpec, language: str) -> Graph:
 
 
 def edge_draw(
-    source: Box, target: Box | None, target_key: str, condition: str, index: int, loop_x: int
+    source: Box,
+    target: Box | None,
+    target_key: str,
+    condition: str,
+    index: int,
+    loop_x: int,
+    stack: int,
 ) -> Edge:
+    """One route as a path; its condition is written just above the target box (stacked when
+    several labelled routes lead to one step), where boxes and so labels are apart."""
     label = shorten(condition, LABEL_LENGTH)
     start_x, start_y = source.cx + (index % 3 - 1) * 12, source.y + BOX_HEIGHT
     if target is None:  # a dangling route: a short stub that ends in the void
@@ -139,9 +152,7 @@ def edge_draw(
     if target.y > source.y:  # downwards: a straight line into the top of the target
         end_x, end_y = target.cx, target.y
         path = f"M {start_x} {start_y} L {end_x} {end_y}"
-        # Labels sit nearer the target, where the boxes (and so the edges) are apart.
-        label_x = start_x + (end_x - start_x) * 62 // 100
-        label_y = start_y + (end_y - start_y) * 62 // 100
+        label_x, label_y = end_x, end_y - 12 - 12 * stack
     else:  # back up (a loop): a curve out to the right and into the target's right side
         start_x, start_y = source.x + BOX_WIDTH, source.y + BOX_HEIGHT // 2
         end_x, end_y = target.x + BOX_WIDTH, target.y + BOX_HEIGHT // 2 + 6
