@@ -6,11 +6,9 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from playwright.sync_api import sync_playwright
-
-from screenshots import ARGS, OUT, log_in, shoot  # noqa: I001 - the sibling script
+from screenshots import ARGS, OUT, log_in, shoot
 
 
 def main(base: str) -> None:
