@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -210,17 +211,24 @@ def version_publish(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def draft_change(
-    request: HttpRequest, version: ProcessVersion, spec: ProcessSpec, step: str | None = None
+    request: HttpRequest,
+    version: ProcessVersion,
+    edit: Callable[[ProcessSpec], ProcessSpec],
+    step: Callable[[ProcessSpec], str | None] = lambda spec: None,
 ) -> HttpResponse:
-    """Save the whole new spec; then the steps panel (htmx) or the page (no script)."""
+    """Apply a pure edit to the draft as it is now and save it whole (services.draft_edit);
+    then the steps panel (htmx) or the page (no script). `step` picks the step to show."""
     try:
-        services.draft_save(version=version, spec=spec)
+        spec = services.draft_edit(version=version, edit=edit)
     except services.ProcessError as error:
         return refused(request, version, str(error))
+    except KeyError:
+        return refused(request, version, _("This step no longer exists."))
+    selected = step(spec)
     if not request.htmx:
         url = reverse("guidance:version-detail", args=[version.pk])
-        return redirect(f"{url}?step={step}" if step else url)
-    context = {"version": version, "spec": spec, "selected": step}
+        return redirect(f"{url}?step={selected}" if selected else url)
+    context = {"version": version, "spec": spec, "selected": selected}
     response = render(request, "guidance/partials/version_steps.html", context)
     return trigger_client_event(response, CHANGED)
 
@@ -239,10 +247,14 @@ def refused(request: HttpRequest, version: ProcessVersion, message: str) -> Http
 def step_add(request: HttpRequest, pk: int) -> HttpResponse:
     """Roles: admin. A new step after the given one (or at the end) of the draft."""
     version = selectors.access_version_by_id(user=request.user, pk=pk)
-    spec = spec_load(version)
     after = request.POST.get("after", "")
-    spec, key = editing.spec_step_add(spec, after=after if after in spec_keys(spec) else "")
-    return draft_change(request, version, spec, key)
+
+    def add(spec: ProcessSpec) -> ProcessSpec:
+        return editing.spec_step_add(spec, after=after if after in spec_keys(spec) else "")[0]
+
+    # The new step is the one not in the list before; its key is "step-<n>".
+    before = spec_keys(spec_load(version))
+    return draft_change(request, version, add, lambda spec: min(spec_keys(spec) - before))
 
 
 @require_POST
@@ -250,11 +262,10 @@ def step_add(request: HttpRequest, pk: int) -> HttpResponse:
 def step_move(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     """Roles: admin. Move a step of the draft up or down one place."""
     version = selectors.access_version_by_id(user=request.user, pk=pk)
-    spec = spec_load(version)
-    if key not in spec_keys(spec):
-        return refused(request, version, _("This step no longer exists."))
     offset = -1 if request.POST.get("direction") == "up" else 1
-    return draft_change(request, version, editing.spec_step_move(spec, key, offset), key)
+    return draft_change(
+        request, version, lambda spec: editing.spec_step_move(spec, key, offset), lambda _: key
+    )
 
 
 @require_POST
@@ -262,10 +273,7 @@ def step_move(request: HttpRequest, pk: int, key: str) -> HttpResponse:
 def step_remove(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     """Roles: admin. Remove a step from the draft; routes to it show up as problems."""
     version = selectors.access_version_by_id(user=request.user, pk=pk)
-    spec = spec_load(version)
-    if key not in spec_keys(spec):
-        return refused(request, version, _("This step no longer exists."))
-    response = draft_change(request, version, editing.spec_step_remove(spec, key))
+    response = draft_change(request, version, lambda spec: editing.spec_step_remove(spec, key))
     if request.htmx and response.status_code == 200:
         # The removed step's editor goes too: the steps panel replaces it out of band.
         context = {"version": version, "step": None, "oob": True}
@@ -304,15 +312,22 @@ def step_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     if not editor.is_valid():
         context = {**step_context(version, spec, key, editor), "invalid": True}
         return render(request, "guidance/partials/step_editor.html", context, status=422)
-    new_spec = editor.new_spec()
-    services.draft_save(version=version, spec=new_spec)
-    new_key = editor.form.cleaned_data["key"]
+    new_step = editor.new_step()
+    try:
+        new_spec = services.draft_edit(
+            version=version, edit=lambda now: editing.spec_step_replace(now, key, new_step)
+        )
+    except (services.ProcessError, KeyError):
+        return refused(request, version, _("Only an existing step of a draft can be changed."))
     if not request.htmx:
         messages.success(request, _("The step is saved."))
         url = reverse("guidance:version-detail", args=[version.pk])
-        return redirect(f"{url}?step={new_key}")
-    context = {**step_context(version, new_spec, new_key), "saved": True, "spec": new_spec}
+        return redirect(f"{url}?step={new_step.key}")
+    context = {**step_context(version, new_spec, new_step.key), "saved": True}
     response = render(request, "guidance/partials/step_editor.html", context)
+    # The steps panel shows the new title (and key) at once, out of band.
+    steps = {"version": version, "spec": new_spec, "selected": new_step.key, "oob": True}
+    response.content += render(request, "guidance/partials/version_steps.html", steps).content
     return trigger_client_event(response, CHANGED)
 
 
