@@ -16,6 +16,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import Customer
 from guidance.editing import spec_step_replace
 from guidance.models import ActionKind, FieldType, StepKind
 from guidance.process import (
@@ -328,3 +329,10 @@ class ImportForm(forms.Form):
 
 class TestRunStartForm(forms.Form):
     customer = forms.CharField(label=_("Customer number"), max_length=20)
+
+    def found_customer(self) -> Customer | None:
+        """The customer with this number (any case), or None with the error on the field."""
+        found = Customer.objects.filter(number__iexact=self.cleaned_data["customer"]).first()
+        if found is None:
+            self.add_error("customer", _("No customer has this number."))
+        return found

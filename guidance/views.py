@@ -10,9 +10,10 @@ import difflib
 import re
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -381,29 +382,35 @@ def version_testrun(request: HttpRequest, pk: int) -> HttpResponse:
     version = selectors.access_version_by_id(user=request.user, pk=pk)
     spec = spec_load(version)
     start = TestRunStartForm(request.GET or None)
-    customer = walk = None
-    error = ""
-    if start.is_valid():
-        customer = Customer.objects.filter(number__iexact=start.cleaned_data["customer"]).first()
-        if customer is None:
-            start.add_error("customer", _("No customer has this number."))
+    customer = start.found_customer() if start.is_valid() else None
+    walk, form, error = None, None, ""
     if customer is not None:
         walk = walk_loads(request.POST.get("walk", "")) if request.method == "POST" else None
-        if walk is None or walk.customer != customer.number:
+        if walk is None or walk.customer != customer.number:  # new, or tampered with
             walk = walk_start(spec, customer)
-    form = None
-    if walk is not None and walk.current in spec_keys(spec):
-        step_form = step_form_class(spec.step(walk.current), language())
-        form = step_form(request.POST if request.method == "POST" else None, prefix="answer")
-        if form.is_bound and form.is_valid():
-            walk, error = walk_step(spec, walk, customer, answers_from_form(form))
-            if not error:
-                form = None
-            if not error and walk.current in spec_keys(spec):
-                form = step_form_class(spec.step(walk.current), language())(prefix="answer")
+        data = request.POST if request.method == "POST" else None
+        walk, form, error = testrun_step(spec, walk, customer, data)
     context = testrun_context(version, spec, start, customer, walk, form, error)
     template = "guidance/partials/testrun_panel.html" if request.htmx else None
     return render(request, template or "guidance/version_testrun.html", context)
+
+
+def testrun_step(
+    spec: ProcessSpec, walk: Walk, customer: Customer, data: QueryDict | None
+) -> tuple[Walk, forms.Form | None, str]:
+    """Complete the current step if valid answers were posted; the walk, the form to show
+    next (with its errors, or for the next step) and a rule's error, if one failed."""
+    if walk.current not in spec_keys(spec):
+        return walk, None, ""
+    form = step_form_class(spec.step(walk.current), language())(data, prefix="answer")
+    if data is None or not form.is_valid():
+        return walk, form, ""
+    walk, error = walk_step(spec, walk, customer, answers_from_form(form))
+    if error:
+        return walk, form, error
+    if walk.current not in spec_keys(spec):
+        return walk, None, ""
+    return walk, step_form_class(spec.step(walk.current), language())(prefix="answer"), ""
 
 
 def testrun_context(

@@ -433,3 +433,13 @@ def test_the_django_admin_keeps_published_steps_read_only(admin_client, publishe
     draft_step = Step.objects.get(version=draft, key="goodwill")
     page = admin_client.get(reverse("admin:guidance_step_change", args=[draft_step.pk]))
     assert 'name="title_en"' in page.content.decode()
+
+
+def test_two_steps_saved_from_the_same_page_both_keep_their_change(admin_client, draft) -> None:
+    spec = spec_load(draft)  # both forms were drawn from this state
+    url = reverse("guidance:step-save", args=[draft.pk, "capture"])
+    admin_client.post(url, step_data(spec.step("capture"), **{"step-title_en": "Hear"}), **HTMX)
+    url = reverse("guidance:step-save", args=[draft.pk, "goodwill"])
+    admin_client.post(url, step_data(spec.step("goodwill"), **{"step-title_en": "Decide"}), **HTMX)
+    after = spec_load(draft)
+    assert (after.step("capture").title_en, after.step("goodwill").title_en) == ("Hear", "Decide")
