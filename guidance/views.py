@@ -287,6 +287,7 @@ def spec_keys(spec: ProcessSpec) -> set[str]:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 @permission_required(PERMISSION, raise_exception=True)
 def step_editor(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     """Roles: admin. The step panel: an editor in a draft, the step as it is otherwise."""

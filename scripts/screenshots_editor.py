@@ -26,6 +26,17 @@ def main(base: str) -> None:
         page.wait_for_selector(".step-editor")
         page.locator("[data-step=retention] > a").click()
         page.wait_for_selector("#id_step-key[value=retention]")
+        condition = page.locator("#id_routes-0-condition")
+        condition.fill("answers.offer_accepted && customer.segmnt == \"premium\"")
+        condition.press("End")  # the condition is checked as it is typed
+        page.wait_for_selector("#id_routes-0-condition-check.error")
+        instruction = page.locator("#id_step-instruction_en")
+        instruction.fill(
+            "Offer **3 months at 20 % off** if the customer has been with us for over 2 years.\n\n"
+            "- check the contract start\n- never promise more than 3 months"
+        )
+        instruction.press("End")  # the live preview follows
+        page.wait_for_selector("#step-instruction_en-preview li")
         shoot(page, "admin-process-editor")
         page.goto(f"{base}/processes/")
         page.locator("tr[data-process=return-or-exchange] td:nth-child(3) a").click()
