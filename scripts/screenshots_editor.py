@@ -27,7 +27,7 @@ def main(base: str) -> None:
         page.locator("[data-step=retention] > a").click()
         page.wait_for_selector("#id_step-key[value=retention]")
         condition = page.locator("#id_routes-0-condition")
-        condition.fill("answers.offer_accepted && customer.segmnt == \"premium\"")
+        condition.fill('answers.offer_accepted && customer.segmnt == "premium"')
         condition.press("End")  # the condition is checked as it is typed
         page.wait_for_selector("#id_routes-0-condition-check.error")
         instruction = page.locator("#id_step-instruction_en")
