@@ -121,7 +121,7 @@ class ConditionField(forms.CharField):
 
 
 class RouteForm(forms.Form):
-    condition = ConditionField(help_text=_("Empty: the default route (the last one)."))
+    condition = ConditionField(help_text=_("Empty: the default route, always tried last."))
     target = forms.ChoiceField(label=_("Next step"))
 
     def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
@@ -269,7 +269,8 @@ class StepEditor:
             self.step,
             **{name: data[name] for name in data},
             fields=tuple(form.spec() for form in rows(self.fields)),
-            routes=tuple(form.spec() for form in rows(self.routes)),
+            # The default route (no condition) is tried last, wherever it was typed.
+            routes=tuple(sorted((form.spec() for form in rows(self.routes)), key=is_default)),
             actions=tuple(form.spec() for form in rows(self.actions)),
         )
 
@@ -277,9 +278,15 @@ class StepEditor:
         return spec_step_replace(self.spec, self.step.key, self.new_step())
 
     def conditions_valid(self) -> bool:
+        # Rows first: once an error is added, the route set is invalid and has no order.
         schema = fact_schema(self.new_spec())
+        route_rows, action_rows = rows(self.routes), rows(self.actions)
         valid = True
-        for form in rows(self.routes) + rows(self.actions):
+        defaults = [form for form in route_rows if not form.cleaned_data["condition"]]
+        for form in defaults[1:]:
+            form.add_error("condition", _("Only one route may go without a condition."))
+            valid = False
+        for form in route_rows + action_rows:
             condition = form.cleaned_data.get("condition", "")
             if condition:
                 try:
@@ -288,6 +295,10 @@ class StepEditor:
                     form.add_error("condition", str(error))
                     valid = False
         return valid
+
+
+def is_default(route: RouteSpec) -> bool:
+    return not route.condition
 
 
 def rows(formset: forms.BaseFormSet) -> list[forms.Form]:

@@ -443,3 +443,22 @@ def test_two_steps_saved_from_the_same_page_both_keep_their_change(admin_client,
     admin_client.post(url, step_data(spec.step("goodwill"), **{"step-title_en": "Decide"}), **HTMX)
     after = spec_load(draft)
     assert (after.step("capture").title_en, after.step("goodwill").title_en) == ("Hear", "Decide")
+
+
+def test_a_new_route_goes_before_the_default_and_only_one_default_is_allowed(
+    admin_client, draft
+) -> None:
+    new_route = {
+        "routes-1-condition": "answers.goodwill_amount > 500",
+        "routes-1-target": "capture",
+    }
+    assert save_step(admin_client, draft, "goodwill", **new_route).status_code == 200
+    routes = spec_load(draft).step("goodwill").routes
+    assert [(r.condition, r.target) for r in routes] == [
+        ("answers.goodwill_amount > 500", "capture"),
+        ("", "close-complaint"),
+    ]
+    second_default = {"routes-2-target": "capture", "routes-2-ORDER": "3"}
+    response = save_step(admin_client, draft, "goodwill", **second_default)
+    assert response.status_code == 422
+    assert "Only one route may go without a condition." in response.content.decode()
