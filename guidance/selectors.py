@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -33,13 +35,28 @@ def published_version(*, process_key: str) -> ProcessVersion | None:
     )
 
 
-def definition_list() -> list[ProcessDefinition]:
+@dataclass(frozen=True)
+class ProcessRow:
+    """A process on the editor's list, with its versions newest first."""
+
+    definition: ProcessDefinition
+    versions: list[ProcessVersion]
+
+    @property
+    def published(self) -> ProcessVersion | None:
+        return next((v for v in self.versions if v.status == VersionStatus.PUBLISHED), None)
+
+    @property
+    def draft(self) -> ProcessVersion | None:
+        return next((v for v in self.versions if v.status == VersionStatus.DRAFT), None)
+
+
+def definition_list() -> list[ProcessRow]:
     """Every process with its versions (newest first), in two queries."""
-    return list(
-        ProcessDefinition.objects.prefetch_related(
-            Prefetch("versions", queryset=ProcessVersion.objects.order_by("-number"))
-        )
+    definitions = ProcessDefinition.objects.prefetch_related(
+        Prefetch("versions", queryset=ProcessVersion.objects.order_by("-number"))
     )
+    return [ProcessRow(d, list(d.versions.all())) for d in definitions]
 
 
 def access_version_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) -> ProcessVersion:
