@@ -462,3 +462,10 @@ def test_a_new_route_goes_before_the_default_and_only_one_default_is_allowed(
     response = save_step(admin_client, draft, "goodwill", **second_default)
     assert response.status_code == 422
     assert "Only one route may go without a condition." in response.content.decode()
+
+
+def test_only_admins_see_the_processes_link(admin_client, agent_client, supervisor_client):
+    link = f'href="{reverse("guidance:process-list")}"'
+    assert link in admin_client.get(reverse("home")).content.decode()
+    assert link not in agent_client.get(reverse("home")).content.decode()
+    assert link not in supervisor_client.get(reverse("home")).content.decode()
