@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
@@ -66,7 +67,15 @@ class StepForm(forms.Form):
 
 
 class FieldForm(forms.Form):
-    key = forms.SlugField(label=_("Key"), max_length=KEY_MAX)
+    # Rules name a field as answers.<key>, so the key must read as one CEL identifier.
+    key = forms.RegexField(
+        label=_("Key"),
+        max_length=KEY_MAX,
+        regex=r"^[a-z][a-z0-9_]*$",
+        error_messages={
+            "invalid": _("Small letters, digits and _ only, starting with a letter."),
+        },
+    )
     # "—" first, so that the empty extra row stays untouched (and adds nothing).
     type = forms.ChoiceField(label=_("Type"), choices=[("", "—"), *FieldType.choices])
     label_de = forms.CharField(label=_("Label (German)"), max_length=200)
@@ -209,7 +218,8 @@ class StepEditor:
 
     def __init__(self, *, spec: ProcessSpec, step: StepSpec, data: Any = None) -> None:
         self.spec, self.step = spec, step
-        targets = [(s.key, f"{s.key} · {s.title_en}") for s in spec.steps]
+        language = (get_language() or "en")[:2]
+        targets = [(s.key, f"{s.key} · {s.title(language)}") for s in spec.steps]
         self.form = StepForm(
             data,
             prefix="step",

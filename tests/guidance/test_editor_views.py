@@ -469,3 +469,11 @@ def test_only_admins_see_the_processes_link(admin_client, agent_client, supervis
     assert link in admin_client.get(reverse("home")).content.decode()
     assert link not in agent_client.get(reverse("home")).content.decode()
     assert link not in supervisor_client.get(reverse("home")).content.decode()
+
+
+def test_a_field_key_must_be_usable_in_a_rule(admin_client, draft) -> None:
+    before = spec_load(draft)
+    response = save_step(admin_client, draft, "goodwill", **{"fields-0-key": "goodwill-amount"})
+    assert response.status_code == 422
+    assert "Small letters, digits and _ only" in response.content.decode()
+    assert spec_load(draft) == before
