@@ -90,7 +90,9 @@ def save_step(client: Client, version: ProcessVersion, key: str, **changes: Any)
     return client.post(url, step_data(step, **changes), **HTMX)
 
 
-def test_every_editor_page_renders_for_an_admin(admin_client, draft) -> None:
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_every_editor_page_renders_for_an_admin(admin_client, draft, language) -> None:
+    admin_client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
     for name, kwargs in [
         ("guidance:process-list", {}),
         ("guidance:process-import", {}),
