@@ -255,7 +255,13 @@ def step_add(request: HttpRequest, pk: int) -> HttpResponse:
 
     # The new step is the one not in the list before; its key is "step-<n>".
     before = spec_keys(spec_load(version))
-    return draft_change(request, version, add, lambda spec: min(spec_keys(spec) - before))
+    response = draft_change(request, version, add, lambda spec: min(spec_keys(spec) - before))
+    if request.htmx and response.status_code == 200:
+        # Its editor opens at once, out of band beside the steps panel.
+        spec = spec_load(version)
+        context = {**step_context(version, spec, min(spec_keys(spec) - before)), "oob": True}
+        response.content += render(request, "guidance/partials/step_editor.html", context).content
+    return response
 
 
 @require_POST

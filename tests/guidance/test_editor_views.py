@@ -227,6 +227,7 @@ def test_steps_are_added_moved_and_removed_in_the_draft_only(
     add = admin_client.post(reverse("guidance:step-add", args=[draft.pk]), {"after": ""}, **HTMX)
     assert add.status_code == 200 and "guidance:draft-changed" in add["HX-Trigger"]
     assert [s.key for s in spec_load(draft).steps][-1] == "step-4"
+    assert 'value="step-4"' in add.content.decode()  # its editor opens out of band
     move = reverse("guidance:step-move", args=[draft.pk, "step-4"])
     admin_client.post(move, {"direction": "up"}, **HTMX)
     assert [s.key for s in spec_load(draft).steps] == [
