@@ -13,19 +13,21 @@ from dataclasses import dataclass
 from guidance.models import StepKind
 from guidance.process import ProcessSpec
 
-BOX_WIDTH = 168
+BOX_WIDTH = 184
 BOX_HEIGHT = 38
 COLUMN_GAP = 36
 LAYER_GAP = 70
 MARGIN = 14
 LABEL_LENGTH = 24
-TITLE_LENGTH = 24
+TITLE_LENGTH = 23
+KEY_LENGTH = 28
 
 
 @dataclass(frozen=True)
 class Box:
     key: str
     title: str
+    caption: str  # key and kind, shortened to fit
     kind: str
     x: int
     y: int
@@ -106,6 +108,7 @@ def graph_layout(spec: ProcessSpec, language: str) -> Graph:
             boxes[key] = Box(
                 key=key,
                 title=shorten(step.title(language), TITLE_LENGTH),
+                caption=shorten(f"{key} · {step.kind}", KEY_LENGTH),
                 kind=step.kind,
                 x=left + column * (BOX_WIDTH + COLUMN_GAP),
                 y=MARGIN + layer * (BOX_HEIGHT + LAYER_GAP),
@@ -153,6 +156,13 @@ def edge_draw(
         end_x, end_y = target.cx, target.y
         path = f"M {start_x} {start_y} L {end_x} {end_y}"
         label_x, label_y = end_x, end_y - 12 - 12 * stack
+    elif target.y == source.y:  # within a layer: a straight arrow side to side
+        forward = target.x > source.x
+        start_x = source.x + BOX_WIDTH if forward else source.x
+        end_x = target.x if forward else target.x + BOX_WIDTH
+        start_y = end_y = source.y + BOX_HEIGHT // 2 + 6
+        path = f"M {start_x} {start_y} L {end_x} {end_y}"
+        label_x, label_y = (start_x + end_x) // 2, start_y - 6
     else:  # back up (a loop): a curve out to the right and into the target's right side
         start_x, start_y = source.x + BOX_WIDTH, source.y + BOX_HEIGHT // 2
         end_x, end_y = target.x + BOX_WIDTH, target.y + BOX_HEIGHT // 2 + 6

@@ -60,3 +60,11 @@ def test_edits_return_new_specs_and_leave_the_old_one_alone() -> None:
     renamed = spec_step_replace(spec, "goodwill", replace(spec.step("goodwill"), key="decide"))
     assert renamed.step("capture").routes[0].target == "decide"
     assert spec.step("capture").routes[0].target == "goodwill"
+
+
+def test_a_route_within_a_layer_is_a_straight_arrow_between_the_boxes() -> None:
+    graph = graph_layout(load("billing-question"), "en")
+    boxes = {box.key: box for box in graph.boxes}
+    assert boxes["correction"].y == boxes["payment-method"].y
+    edge = next(e for e in graph.edges if (e.source, e.target) == ("correction", "payment-method"))
+    assert " C " not in edge.path
