@@ -304,8 +304,13 @@ def step_editor(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     if not request.htmx:
         url = reverse("guidance:version-detail", args=[version.pk])
         return redirect(f"{url}?step={key}")
-    context = step_context(version, spec, key)
-    return render(request, "guidance/partials/step_editor.html", context)
+    response = render(
+        request, "guidance/partials/step_editor.html", step_context(version, spec, key)
+    )
+    # The steps panel marks the chosen step (and adds new steps after it), out of band.
+    steps = {"version": version, "spec": spec, "selected": key, "oob": True}
+    response.content += render(request, "guidance/partials/version_steps.html", steps).content
+    return response
 
 
 @require_POST

@@ -480,3 +480,12 @@ def test_a_field_key_must_be_usable_in_a_rule(admin_client, draft) -> None:
     assert response.status_code == 422
     assert "Small letters, digits and _ only" in response.content.decode()
     assert spec_load(draft) == before
+
+
+def test_choosing_a_step_opens_its_editor_and_marks_it_in_the_list(admin_client, draft) -> None:
+    url = reverse("guidance:step-editor", args=[draft.pk, "goodwill"])
+    page = admin_client.get(url, **HTMX).content.decode()
+    assert 'id="id_step-key"' in page and 'value="goodwill"' in page
+    assert '<li class="selected" data-step="goodwill">' in page
+    assert '<input type="hidden" name="after" value="goodwill">' in page
+    assert admin_client.get(url)["Location"].endswith("?step=goodwill")  # no script: the page
