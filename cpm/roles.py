@@ -39,6 +39,18 @@ SUPERVISOR_PERMISSIONS = [
     "cases.handle_escalation",
     "cases.decide_guidedrun",
 ]
+# The process editor (guidance.change_processdefinition) and its Django-admin fallback.
+PROCESS_EDITOR_PERMISSIONS = [
+    "guidance.view_processdefinition",
+    "guidance.add_processdefinition",
+    "guidance.change_processdefinition",
+    "guidance.view_processversion",
+    *[
+        f"guidance.{verb}_{model}"
+        for model in ("step", "stepfield", "route", "stepaction")
+        for verb in ("view", "add", "change", "delete")
+    ],
+]
 ADMIN_PERMISSIONS = [
     *SUPERVISOR_PERMISSIONS,
     "customers.add_customer",
@@ -58,6 +70,7 @@ ADMIN_PERMISSIONS = [
         for model in ("businesscalendar", "workinghours", "slapolicy")
         for action in ("view", "add", "change", "delete")
     ),
+    *PROCESS_EDITOR_PERMISSIONS,
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

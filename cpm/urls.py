@@ -21,5 +21,6 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("customers/", include("customers.urls")),
     path("cases/", include("cases.urls")),
+    path("processes/", include("guidance.urls")),
     path("admin/", admin.site.urls),
 ]

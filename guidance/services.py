@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
@@ -134,3 +136,21 @@ def process_import(
     draft = draft_create(definition=definition, by=by)
     draft_save(version=draft, spec=spec)
     return version_publish(version=draft, by=by) if publish else draft
+
+
+@transaction.atomic
+def draft_edit(
+    *, version: ProcessVersion, edit: Callable[[ProcessSpec], ProcessSpec]
+) -> ProcessSpec:
+    """Change a draft from its current state: lock it, read it, edit the spec, save it whole.
+
+    Reading under the lock means two admins changing different steps at once both keep
+    their change. `edit` is a pure function (see guidance.editing); a KeyError from it
+    (the step is gone) rolls back and reaches the caller.
+    """
+    locked = ProcessVersion.objects.select_for_update().get(pk=version.pk)
+    if not locked.is_editable:
+        raise ProcessError("Only a draft can be changed; published versions never change.")
+    spec = edit(spec_load(locked))
+    draft_save(version=locked, spec=spec)
+    return spec

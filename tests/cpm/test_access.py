@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cpm.roles import Role
+from guidance.services import draft_create, process_import
 from tests.conftest import user_with_role
 from tests.factories import CaseFactory, ContactPointFactory, InteractionFactory
 
+PROCESS = (Path(__file__).resolve().parents[2] / "guidance/processes/complaint.yaml").read_text()
 ANON = "anonymous"
 NOBODY = "nobody"
 ROLES = [ANON, NOBODY, Role.AGENT, Role.SUPERVISOR, Role.ADMIN]
@@ -23,6 +26,12 @@ WORK_409 = {**DESK, Role.AGENT: 409, Role.SUPERVISOR: 409, Role.ADMIN: 409}
 SUPERVISE = {**DESK, Role.AGENT: 403}
 SUPERVISE_404 = {**SUPERVISE, Role.SUPERVISOR: 404, Role.ADMIN: 404}
 EDIT = {ANON: 302, NOBODY: 403, Role.AGENT: 400, Role.SUPERVISOR: 400, Role.ADMIN: 400}
+# The process editor: the Admin role only.
+EDITOR = {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 403, Role.ADMIN: 200}
+EDITOR_REDIRECT = {**EDITOR, Role.ADMIN: 302}  # a POST without htmx redirects to the page
+EDITOR_BAD_REQUEST = {**EDITOR, Role.ADMIN: 400}  # without ?name= of the input to read
+VERSION = {"pk": "version"}
+STEP = {"pk": "version", "key": "step"}
 
 # name -> (method, kwargs from the fixture data, expected status per role)
 EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
@@ -116,6 +125,23 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"pk": "999999"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 404, Role.ADMIN: 404},
     ),
+    "guidance:process-list": ("get", {}, EDITOR),
+    "guidance:process-import": ("get", {}, EDITOR),
+    "guidance:process-draft": ("post", {"key": "process"}, EDITOR_REDIRECT),
+    "guidance:markdown-preview": ("post", {}, EDITOR_BAD_REQUEST),
+    "guidance:version-detail": ("get", VERSION, EDITOR),
+    "guidance:version-export": ("get", VERSION, EDITOR),
+    "guidance:version-graph": ("get", VERSION, EDITOR),
+    "guidance:version-problems": ("get", VERSION, EDITOR),
+    "guidance:version-diff": ("get", VERSION, EDITOR),
+    "guidance:version-publish": ("post", VERSION, EDITOR_REDIRECT),
+    "guidance:version-testrun": ("get", VERSION, EDITOR),
+    "guidance:rule-check": ("post", VERSION, EDITOR_BAD_REQUEST),
+    "guidance:step-add": ("post", VERSION, EDITOR_REDIRECT),
+    "guidance:step-editor": ("get", STEP, EDITOR_REDIRECT),  # without htmx: the page
+    "guidance:step-save": ("post", STEP, {**EDITOR, Role.ADMIN: 422}),  # empty: invalid
+    "guidance:step-move": ("post", STEP, EDITOR_REDIRECT),
+    "guidance:step-remove": ("post", STEP, EDITOR_REDIRECT),
     # Django's admin site: only the Admin role (staff) gets in; others see its log-in page.
     "admin:index": (
         "get",
@@ -160,7 +186,13 @@ def test_url_answers_role_as_expected(name: str, role: str) -> None:
     case = CaseFactory()
     InteractionFactory(customer=case.customer)
     contact = ContactPointFactory(customer=case.customer)
-    values = {"customer": str(case.customer.pk), "case": case.reference, "contact": str(contact.pk)}
+    draft = draft_create(definition=process_import(text=PROCESS, by=None).definition, by=None)
+    values = {
+        "customer": str(case.customer.pk),
+        "case": case.reference,
+        "contact": str(contact.pk),
+        **{"version": str(draft.pk), "step": "capture", "process": draft.definition.key},
+    }
     url = reverse(name, kwargs={k: values.get(v, v) for k, v in kwargs.items()})
     data = {"language": "de", "next": "/"} if name == "set_language" else {}
     response = getattr(client_for(role), method)(url, data)

@@ -1,0 +1,20 @@
+"""Give the Admin role the process editor's permissions (cpm.roles.PROCESS_EDITOR_PERMISSIONS)."""
+
+from __future__ import annotations
+
+from django.db import migrations
+
+
+def roles_sync(apps, schema_editor):
+    from cpm.roles import roles_sync as sync
+
+    sync(apps)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("cpm", "0001_roles"),
+        ("guidance", "0001_initial"),
+    ]
+
+    operations = [migrations.RunPython(roles_sync, migrations.RunPython.noop)]
