@@ -46,6 +46,7 @@ from guidance.engine import (
     step_advance,
     step_form_class,
 )
+from guidance.facts import customer_facts
 from guidance.markdown import render_markdown
 from guidance.models import ActionKind, ProcessVersion
 from guidance.process import ProcessSpec, StepSpec
@@ -105,32 +106,8 @@ class StepView:
 
 def case_facts(case: Case, answers: dict[str, Any]) -> dict[str, Any]:
     """The facts rules read about this case (guidance/facts.py describes the shape)."""
-    customer = case.customer
-    holdings = Holding.objects.filter(customer_id=customer.pk).order_by("start", "id")
     return {
-        "customer": {
-            "number": customer.number,
-            "name": customer.name,
-            "language": customer.language,
-            "kind": customer.kind,
-            "segment": customer.segment,
-            "status": customer.status,
-            "vip": customer.segment == "premium",
-            "preferred_channel": customer.preferred_channel,
-            "service_consent": customer.consent_service,
-            "marketing_consent": customer.consent_marketing,
-            "age": customer_age(customer),
-        },
-        "holdings": [
-            {
-                "product": holding.product,
-                "contract_number": holding.contract_number,
-                "status": holding.status,
-                "monthly_fee": float(holding.monthly_fee),
-                "payment_method": holding.payment_method,
-            }
-            for holding in holdings[:50]
-        ],
+        **customer_facts(case.customer),
         "case": {
             "reference": case.reference,
             "subject": case.subject,
@@ -142,14 +119,6 @@ def case_facts(case: Case, answers: dict[str, Any]) -> dict[str, Any]:
         },
         "answers": answers,
     }
-
-
-def customer_age(customer: Customer) -> int:
-    born = customer.date_of_birth
-    if not born:
-        return 0
-    today = timezone.localdate()
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def case_note(case: Case, by: AbstractBaseUser | None, text: str) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
+from customers.models import Customer, Holding
 from guidance.models import FieldType
 
 FACT_SAMPLES: dict[str, Any] = {
@@ -60,3 +63,41 @@ ANSWER_SAMPLES: dict[str, Any] = {
 
 def answer_sample(field_type: str) -> Any:
     return ANSWER_SAMPLES.get(field_type, "")
+
+
+def customer_facts(customer: Customer) -> dict[str, Any]:
+    """The customer and their holdings as rules see them (two queries at most)."""
+    holdings = Holding.objects.filter(customer_id=customer.pk).order_by("start", "id")[:50]
+    return {
+        "customer": {
+            "number": customer.number,
+            "name": customer.name,
+            "language": customer.language,
+            "kind": customer.kind,
+            "segment": customer.segment,
+            "status": customer.status,
+            "vip": customer.segment == "premium",
+            "preferred_channel": customer.preferred_channel,
+            "service_consent": customer.consent_service,
+            "marketing_consent": customer.consent_marketing,
+            "age": customer_age(customer),
+        },
+        "holdings": [
+            {
+                "product": holding.product,
+                "contract_number": holding.contract_number,
+                "status": holding.status,
+                "monthly_fee": float(holding.monthly_fee),
+                "payment_method": holding.payment_method,
+            }
+            for holding in holdings
+        ],
+    }
+
+
+def customer_age(customer: Customer) -> int:
+    born = customer.date_of_birth
+    if not born:
+        return 0
+    today = timezone.localdate()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))

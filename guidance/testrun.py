@@ -14,7 +14,7 @@ from django.core import signing
 
 from customers.models import Customer
 from guidance.engine import action_params, step_advance
-from guidance.facts import FACT_SAMPLES
+from guidance.facts import FACT_SAMPLES, customer_facts
 from guidance.process import ProcessSpec
 from guidance.rules import RuleError
 
@@ -46,17 +46,9 @@ class Walk:
         return merged
 
 
-def customer_facts(customer: Customer) -> dict[str, Any]:
-    """The facts a rule sees: the customer's own data, samples where the data is not kept yet."""
-    return {
-        **FACT_SAMPLES,
-        "customer": {
-            **FACT_SAMPLES["customer"],
-            "number": customer.number,
-            "name": customer.name,
-            "language": customer.language,
-        },
-    }
+def run_facts(customer: Customer) -> dict[str, Any]:
+    """The customer's own data and holdings; the case facts are samples (there is no case)."""
+    return {**FACT_SAMPLES, **customer_facts(customer)}
 
 
 def walk_dumps(walk: Walk) -> str:
@@ -89,7 +81,7 @@ def walk_step(
 
     A rule that fails at run time does not move the walk on; its message is the error.
     """
-    facts = {**customer_facts(customer), "answers": {**walk.answers, **answers}}
+    facts = {**run_facts(customer), "answers": {**walk.answers, **answers}}
     try:
         advance = step_advance(spec, walk.current or "", facts)
     except (RuleError, KeyError) as error:
