@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from faker import Faker
 from schwifty import IBAN
 
+from cases.guided import run_start, run_step_submit, version_for_start
 from cases.models import (
     BusinessCalendar,
     Case,
@@ -30,6 +31,7 @@ from cases.models import (
     CaseState,
     CaseType,
     GermanState,
+    GuidedRun,
     Priority,
     SlaPolicy,
     Team,
@@ -682,3 +684,40 @@ def batch_write(batch: Batch) -> None:
     for change in batch.changes:
         change.entity_id = change._demo_address.pk  # type: ignore[attr-defined]
     CustomerChange.objects.bulk_create(batch.changes, batch_size=BATCH)
+
+
+# Complaints stop at the goodwill decision (80 EUR needs a supervisor); billing questions
+# are walked to their second step. Through the services, as an agent would.
+DEMO_RUNS = [
+    (
+        "Complaint",
+        {"complaint_text": "Der Techniker kam nicht.", "complaint_category": "technician"},
+        {"goodwill_amount": "80"},
+    ),
+    ("Billing question", {"invoice_correct": "no"}, None),
+]
+
+
+def demo_guided_runs_ensure(*, agents: list[User], per_type: int = 2) -> int:
+    """A few guided runs in progress, some waiting for a supervisor; once only."""
+    if GuidedRun.objects.exists():
+        return 0
+    started = 0
+    for type_name, first, second in DEMO_RUNS:
+        cases = Case.objects.filter(
+            case_type__name_en=type_name,
+            case_type__process__isnull=False,
+            state__in=[CaseState.NEW, CaseState.OPEN],
+        ).select_related("case_type__process", "customer")[:per_type]
+        for number, case in enumerate(cases):
+            version = version_for_start(process_key=case.case_type.process.key)
+            if version is None:
+                continue
+            agent = agents[number % len(agents)]
+            run = run_start(case=case, version=version, by=agent)
+            for answers in (first, second):
+                if answers:
+                    run.refresh_from_db()
+                    run_step_submit(case=case, by=agent, data=answers, revision=run.revision)
+            started += 1
+    return started

@@ -4,7 +4,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from cpm.demo import DEMO_USERS, demo_processes_ensure, demo_users_ensure, seed_demo
+from cpm.demo import (
+    DEMO_USERS,
+    demo_guided_runs_ensure,
+    demo_processes_ensure,
+    demo_users_ensure,
+    seed_demo,
+)
 from cpm.roles import Role
 
 
@@ -30,7 +36,10 @@ class Command(BaseCommand):
         agents = [users[name] for name, *_, role in DEMO_USERS if role is Role.AGENT]
         with tqdm(total=customers, unit="customer", disable=None, file=self.stderr) as bar:
             created = seed_demo(customers=customers, agents=agents, progress=bar.update)
+        runs = demo_guided_runs_ensure(agents=agents)
         self.stdout.write(f"Demo data ready: {created} customers created, {customers} wanted.")
+        if runs:
+            self.stdout.write(f"Guided processes started on {runs} demo cases.")
         if settings.DEBUG:
             logins = ", ".join(name for name, *_ in DEMO_USERS)
             self.stdout.write(f"Demo logins (password 'demo'): {logins}")
