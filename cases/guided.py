@@ -474,6 +474,35 @@ def suggested_process_key(case: Case) -> str:
     return case_type.process.key if case_type and case_type.process_id else ""
 
 
+@dataclass(frozen=True)
+class DecisionRow:
+    run: GuidedRun
+    step_title: str
+    answered: list[tuple[str, Any]]
+
+
+def decision_rows() -> list[DecisionRow]:
+    """The waiting runs with their step's title and labelled answers (specs are cached)."""
+    language = (get_language() or "en")[:2]
+    rows = []
+    for run in decisions_waiting():
+        process = version_spec(run.version)
+        fields = {f.key: f for f in process.field_specs()}
+        rows.append(
+            DecisionRow(
+                run=run,
+                step_title=process.step(run.current_step).title(language),
+                answered=[
+                    (fields[key].label_de if language == "de" else fields[key].label_en, value)
+                    if key in fields
+                    else (key, value)
+                    for key, value in run.answers.items()
+                ],
+            )
+        )
+    return rows
+
+
 def decisions_waiting() -> list[GuidedRun]:
     return list(
         GuidedRun.objects.filter(status=RunStatus.WAITING_DECISION)

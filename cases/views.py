@@ -371,7 +371,7 @@ def guided_changed(response: HttpResponse, case: Case) -> HttpResponse:
 @permission_required("cases.decide_guidedrun", raise_exception=True)
 def decisions(request: HttpRequest) -> HttpResponse:
     """Roles: supervisor, admin. Guided runs waiting for a decision, newest first."""
-    return render(request, "cases/decisions.html", {"runs": guided.decisions_waiting()})
+    return render(request, "cases/decisions.html", {"rows": guided.decision_rows()})
 
 
 @require_POST
