@@ -70,9 +70,9 @@ def main(base: str) -> None:
             if first_case.count():
                 first_case.click()
                 page.wait_for_selector(".timeline .entry")
-                page.wait_for_selector(".guided select, .guided .step-title")
-                if username == "agent" and page.locator(".guided select").count():
-                    page.select_option(".guided select", "billing-question")
+                page.wait_for_selector(".guided .start-form, .guided .step-title")
+                if username == "agent" and page.locator(".guided .start-form select").count():
+                    page.select_option(".guided .start-form select", "billing-question")
                     page.click(".guided .start-form button")
                     page.wait_for_selector(".guided .step-title")
                 shoot(page, f"{username}-case")
