@@ -122,3 +122,8 @@ def roles_sync(apps=None) -> None:
             )
         ]
         group.permissions.set(wanted)
+
+
+def roles_sync_migration(apps, schema_editor) -> None:
+    """The RunPython body of every roles migration: `RunPython(roles_sync_migration, noop)`."""
+    roles_sync(apps)

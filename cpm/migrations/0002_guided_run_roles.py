@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from django.db import migrations
 
-
-def roles_sync(apps, schema_editor):
-    from cpm.roles import roles_sync as sync
-
-    sync(apps)
+from cpm.roles import roles_sync_migration
 
 
 class Migration(migrations.Migration):
@@ -17,4 +13,4 @@ class Migration(migrations.Migration):
         ("cases", "0002_guided_runs"),
     ]
 
-    operations = [migrations.RunPython(roles_sync, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(roles_sync_migration, migrations.RunPython.noop)]
