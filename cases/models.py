@@ -287,8 +287,9 @@ class CaseQuerySet(models.QuerySet["Case"]):
         return self.filter(assignee=user)
 
     def queue_order(self) -> CaseQuerySet:
-        """Most urgent first, then oldest first."""
-        return self.order_by("priority", "created_at", "id")
+        """The SLA that runs out first, then the highest priority, then the oldest case."""
+        due = models.F("resolution_due").asc(nulls_last=True)
+        return self.order_by(due, "priority", "created_at", "id")
 
 
 def reopen_window_open(case: Case) -> bool:

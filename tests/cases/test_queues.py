@@ -54,6 +54,20 @@ def test_queue_is_ordered_by_priority_then_age_and_skips_assigned_and_other_team
 
 
 @pytest.mark.django_db
+def test_the_sla_that_runs_out_first_comes_before_priority(agent) -> None:
+    team = team_with(agent)
+    urgent_no_sla = CaseFactory(team=team, priority=Priority.URGENT, created_at=aged(5))
+    normal_due_soon = CaseFactory(
+        team=team, priority=Priority.NORMAL, resolution_due=timezone.now() + timedelta(minutes=20)
+    )
+    low_due_later = CaseFactory(
+        team=team, priority=Priority.LOW, resolution_due=timezone.now() + timedelta(hours=5)
+    )
+    assert team_queue(teams=[team]) == [normal_due_soon, low_due_later, urgent_no_sla]
+    assert case_get_next(user=agent) == normal_due_soon
+
+
+@pytest.mark.django_db
 def test_get_next_assigns_the_most_urgent_case_and_records_it(agent) -> None:
     team = team_with(agent)
     CaseFactory(team=team, priority=Priority.LOW, created_at=aged(500))
