@@ -396,9 +396,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["state", "-created_at"], name="case_state_created_idx"),
             models.Index(
-                fields=["team", "priority", "created_at"],
-                condition=models.Q(assignee__isnull=True),
-                name="case_team_queue_idx",
+                fields=["team", "resolution_due", "priority", "created_at", "id"],
+                condition=models.Q(assignee__isnull=True, state__in=QUEUE_STATES),
+                name="case_team_queue_sla_idx",
             ),
             models.Index(fields=["state", "-escalated_at"], name="case_escalated_idx"),
             models.Index(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -208,6 +210,28 @@ ASSIGNABLE = [*QUEUE_STATES, CaseState.WAITING_CUSTOMER, CaseState.WAITING_THIRD
 GET_NEXT_ATTEMPTS = 5
 
 
+def queue_head(team_ids: list[int]) -> int | None:
+    """The most urgent waiting case of these teams, locked on PostgreSQL (SKIP LOCKED).
+
+    One ordered index scan per team (`case_team_queue_sla_idx`), then the most urgent of
+    the heads; a join over team members would sort the whole queue instead.
+    """
+    heads = []
+    for team_id in team_ids:
+        candidates = Case.objects.filter(
+            team_id=team_id, assignee__isnull=True, state__in=QUEUE_STATES
+        ).queue_order()
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        head = candidates.values_list("pk", "resolution_due", "priority", "created_at").first()
+        if head is not None:
+            heads.append(head)
+    if not heads:
+        return None
+    far = timezone.now() + timedelta(days=36_500)
+    return min(heads, key=lambda h: (h[1] or far, h[2], h[3], h[0]))[0]
+
+
 def case_get_next(*, user: AbstractBaseUser) -> Case | None:
     """Assign the most urgent unassigned case of the user's teams to them, or None if none waits.
 
@@ -215,18 +239,10 @@ def case_get_next(*, user: AbstractBaseUser) -> Case | None:
     each get a different case without waiting on each other. SQLite has no row locks; there
     the conditional UPDATE (only if still unassigned) decides, and a loser tries the next one.
     """
+    team_ids = list(Team.objects.filter(members=user).values_list("pk", flat=True))
     for _attempt in range(GET_NEXT_ATTEMPTS):
         with transaction.atomic():
-            candidates = (
-                Case.objects.filter(
-                    team__members=user, assignee__isnull=True, state__in=QUEUE_STATES
-                )
-                .queue_order()
-                .values_list("pk", flat=True)
-            )
-            if connection.features.has_select_for_update_skip_locked:
-                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-            pk = candidates.first()
+            pk = queue_head(team_ids)
             if pk is None:
                 return None
             now = timezone.now()
