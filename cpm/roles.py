@@ -31,6 +31,7 @@ AGENT_PERMISSIONS = [
     "cases.change_guidedrun",
     "cases.view_team",
     "cases.view_casetype",
+    "cases.view_inboundmessage",
 ]
 SUPERVISOR_PERMISSIONS = [
     *AGENT_PERMISSIONS,
@@ -56,6 +57,12 @@ ADMIN_PERMISSIONS = [
     *(
         f"cases.{action}_{model}"
         for model in ("businesscalendar", "workinghours", "slapolicy")
+        for action in ("view", "add", "change", "delete")
+    ),
+    # Intake: channel keys and the rules that choose a new message's case type.
+    *(
+        f"cases.{action}_{model}"
+        for model in ("channelkey", "intakerule")
         for action in ("view", "add", "change", "delete")
     ),
 ]

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from cases.api import api_urls
 from cases.views import agent_home
 from cpm import views
 
@@ -22,4 +23,6 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("cases/", include("cases.urls")),
     path("admin/", admin.site.urls),
+    # The intake API: authenticated per channel key, not by session (cases/api.py).
+    path("api/v1/", api_urls()),
 ]
