@@ -231,8 +231,6 @@ def inbound(request: HttpRequest, channel: ChannelName, payload: InboundIn) -> S
 def api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
     """The API's URLs, exempt from the log-in requirement (each call brings its key)."""
     patterns, app_name, namespace = api.urls
-    # ninja's root page only links to the docs; leave it out.
-    patterns = [p for p in patterns if getattr(p, "name", None) != "api-root"]
     for pattern in patterns:
         if isinstance(pattern, URLPattern):
             login_not_required(pattern.callback)
