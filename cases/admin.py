@@ -16,7 +16,9 @@ from cases.models import (
     ChannelKey,
     InboundMessage,
     IntakeRule,
+    OutboundMessage,
     SlaPolicy,
+    StatusNotice,
     Team,
     WorkingHours,
 )
@@ -171,5 +173,28 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(
         self, request: HttpRequest, obj: InboundMessage | None = None
+    ) -> bool:
+        return False
+
+
+@admin.register(StatusNotice)
+class StatusNoticeAdmin(admin.ModelAdmin):
+    list_display = ["state", "case_type"]
+    list_filter = ["state"]
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    """The outbox: read-only; delivery is the task's job."""
+
+    list_display = ["idempotency_key", "channel", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["channel", "status"]
+    raw_id_fields = ["customer", "case", "interaction"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: OutboundMessage | None = None
     ) -> bool:
         return False

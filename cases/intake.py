@@ -41,6 +41,7 @@ from cases.models import (
     IntakeRule,
     UsedSignature,
 )
+from cases.outbox import notify_received
 from cases.services import case_create, exception_decide, exception_raise
 from customers.models import Customer, Direction
 from customers.selectors import (
@@ -54,7 +55,7 @@ from customers.services import interaction_record, prospect_create
 CASE_REFERENCE = re.compile(r"\bC-\d{4}-\d{6}\b", re.IGNORECASE)
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 DEFAULT_CASE_TYPE = "General inquiry"
-INTAKE_SOURCE = "intake"
+INTAKE_SOURCE = "intake-retry"  # a stored message that failed: "Process again"
 IDENTIFY_SOURCE = "to-identify"
 
 
@@ -396,6 +397,7 @@ def inbound_attach(message: InboundMessage) -> None:
             case = case_create(
                 customer=customer, subject=case_subject(data), by=None, case_type=case_type
             )
+            notify_received(case=case, used=message.channel)
             reason = _("new case (%(type)s)") % {
                 "type": case_type.name if case_type else _("no type")
             }

@@ -963,3 +963,77 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.external_id} ({self.status})"
+
+
+class StatusNotice(models.Model):
+    """A case state the customer is told about when a case reaches it (customer-visible).
+
+    Without a case type it holds for every type. The wording is in `cases.outbox`, in the
+    customer's language.
+    """
+
+    case_type = models.ForeignKey(
+        CaseType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="status_notices",
+        verbose_name=_("case type"),
+        help_text=_("Empty: every case type."),
+    )
+    state = models.CharField(_("state"), max_length=20, choices=CaseState.choices)
+
+    class Meta:
+        verbose_name = _("status notification")
+        verbose_name_plural = _("status notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["case_type", "state"], name="statusnotice_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_type or '*'}: {self.state}"
+
+
+class OutboundStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class OutboundMessage(models.Model):
+    """The outbox: a message to a customer, written in the transaction of what caused it.
+
+    The idempotency key (unique) makes "at most one message per cause" a database rule; the
+    delivery task sends it once and records it on the timeline (`cases.outbox`).
+    """
+
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="outbound_messages"
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=InboundChannel.choices)
+    recipient = models.CharField(_("to"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body = models.TextField(_("text"), max_length=5000)
+    status = models.CharField(
+        _("status"), max_length=10, choices=OutboundStatus.choices, default=OutboundStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    interaction = models.ForeignKey(
+        "customers.Interaction", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        indexes = [models.Index(fields=["customer", "-created_at"], name="outbound_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.idempotency_key} ({self.status})"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, Transition, can_proceed
 
+from cases import outbox
 from cases.models import (
     ACTIVE_STATES,
     ESCALATION_PERMISSION,
@@ -173,7 +174,7 @@ def case_transition(
             after = field_values(case)
             changed = {name for name, value in after.items() if before[name] != value}
             case.save(update_fields=sorted(changed | {"state", "updated_at"}))
-            CaseEvent.objects.create(
+            event = CaseEvent.objects.create(
                 case=case,
                 customer_id=case.customer_id,
                 kind=CaseEventKind.TRANSITION,
@@ -186,6 +187,7 @@ def case_transition(
             )
             if clock:
                 sla_event(case, clock, by=by, at=now)
+            outbox.notify_transition(case=case, event=event)  # in this transaction
     except ConcurrentTransition:
         current = Case.objects.get(pk=case.pk)
         raise CaseConflict(conflict_message(current)) from None

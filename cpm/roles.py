@@ -32,6 +32,7 @@ AGENT_PERMISSIONS = [
     "cases.view_team",
     "cases.view_casetype",
     "cases.view_inboundmessage",
+    "cases.view_outboundmessage",
 ]
 SUPERVISOR_PERMISSIONS = [
     *AGENT_PERMISSIONS,
@@ -62,7 +63,7 @@ ADMIN_PERMISSIONS = [
     # Intake: channel keys and the rules that choose a new message's case type.
     *(
         f"cases.{action}_{model}"
-        for model in ("channelkey", "intakerule")
+        for model in ("channelkey", "intakerule", "statusnotice")
         for action in ("view", "add", "change", "delete")
     ),
 ]

@@ -1,4 +1,5 @@
-"""Roles for intake: agents read the inbox; admins manage channel keys and intake rules."""
+"""Roles for intake: agents read the inbox and outbox; admins manage channel keys, intake
+rules and status notifications."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def roles_sync(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("cpm", "0003_merge_roles"),
-        ("cases", "0010_general_inquiry_case_type"),
+        ("cases", "0012_default_status_notices"),
     ]
 
     operations = [migrations.RunPython(roles_sync, migrations.RunPython.noop)]

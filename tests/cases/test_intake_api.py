@@ -299,7 +299,7 @@ def test_a_message_that_fails_processing_is_kept_queued_and_processed_again(
     message = InboundMessage.objects.get()
     assert message.status == InboundStatus.FAILED
     assert "number" in message.error
-    assert message.exception.source == "intake"
+    assert message.exception.source == "intake-retry"
     assert post(client, "email", body, email_key).json()["duplicate"] is True
 
     blocker.number = "K-999999"

@@ -58,6 +58,7 @@ bodies = st.dictionaries(st.sampled_from(FIELDS), values, max_size=len(FIELDS)) 
 @settings(
     max_examples=150,
     deadline=None,
+    database=None,  # no .hypothesis folder in the repository
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(channel=st.sampled_from(["email", "sms", "chat", "social", "phone", "webform"]), body=bodies)
