@@ -163,7 +163,7 @@ class IntakeRuleAdmin(admin.ModelAdmin):
 class InboundMessageAdmin(admin.ModelAdmin):
     """The inbox as delivered: read-only (reprocessing is the exception queue's button)."""
 
-    list_display = ["external_id", "channel", "status", "received_at", "case", "reason"]
+    list_display = ["external_id", "channel", "status", "received_at", "case", "reason_display"]
     list_filter = ["channel", "status", "needs_confirmation"]
     search_fields = ["external_id"]
     raw_id_fields = ["key", "customer", "case", "interaction", "exception"]

@@ -32,6 +32,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from cases.models import (
+    AttachReason,
     Case,
     CaseType,
     ChannelKey,
@@ -274,9 +275,9 @@ def sender_resolve(message: Message) -> Sender:
 def case_by_reference(message: Message) -> tuple[Case | None, str]:
     """The case a quoted reference names: the channel's case_ref, then subject, then text."""
     sources = [
-        (message.case_ref, _("case reference given by the channel")),
-        (message.subject, _("reference in the subject")),
-        (message.body, _("reference in the text")),
+        (message.case_ref, AttachReason.CASE_REF),
+        (message.subject, AttachReason.REF_SUBJECT),
+        (message.body, AttachReason.REF_TEXT),
     ]
     for text, reason in sources:
         references = {m.upper() for m in CASE_REFERENCE.findall(text[:20_000])}
@@ -300,7 +301,7 @@ def case_by_reply(message: Message) -> tuple[Case | None, str]:
     )
     if original is None:
         return None, ""
-    return original.case, _("reply to a message of this case")
+    return original.case, AttachReason.REPLY
 
 
 def rule_case_type(message: Message) -> tuple[CaseType | None, bool]:
@@ -325,10 +326,10 @@ def case_open_for(customer: Customer, case_type: CaseType | None, specific: bool
     return cases.select_related("case_type").order_by("-updated_at", "-id").first()
 
 
-def open_case_reason(case: Case) -> str:
-    days = (timezone.now() - case.updated_at).days
-    kind = case.case_type.name if case.case_type else _("open")
-    return _("same customer, open case (%(type)s), %(days)s days") % {"type": kind, "days": days}
+def type_names(case_type: CaseType | None) -> dict[str, str]:
+    if case_type is None:
+        return {}
+    return {"type_de": case_type.name_de, "type_en": case_type.name_en}
 
 
 # --- receiving and processing ------------------------------------------------------------
@@ -378,6 +379,7 @@ def inbound_process(*, message: InboundMessage) -> InboundMessage:
 def inbound_attach(message: InboundMessage) -> None:
     data = message_from_payload(message.channel, message.payload)
     sender = sender_resolve(data)
+    params: dict[str, object] = {}
     case, reason = case_by_reference(data)
     if case is None:
         case, reason = case_by_reply(data)
@@ -392,19 +394,15 @@ def inbound_attach(message: InboundMessage) -> None:
         case_type, specific = rule_case_type(data)
         case = case_open_for(customer, case_type, specific) if not identify else None
         if case is not None:
-            reason = open_case_reason(case)
+            reason = AttachReason.OPEN_CASE
+            days = (timezone.now() - case.updated_at).days
+            params = {**type_names(case.case_type), "days": days}
         else:
             case = case_create(
                 customer=customer, subject=case_subject(data), by=None, case_type=case_type
             )
             notify_received(case=case, used=message.channel)
-            reason = _("new case (%(type)s)") % {
-                "type": case_type.name if case_type else _("no type")
-            }
-    if needs_confirmation:
-        reason = _("%(reason)s; the sender is not a known contact of this customer: confirm") % {
-            "reason": reason
-        }
+            reason, params = AttachReason.NEW_CASE, type_names(case_type)
     interaction = interaction_record(
         customer=customer,
         channel=message.channel,
@@ -420,7 +418,8 @@ def inbound_attach(message: InboundMessage) -> None:
     message.customer = customer
     message.case = case
     message.interaction = interaction
-    message.reason = reason[:300]
+    message.reason = reason
+    message.reason_params = params
     message.needs_confirmation = needs_confirmation
     message.status = InboundStatus.PROCESSED
     message.error = ""

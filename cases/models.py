@@ -908,6 +908,17 @@ class InboundStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class AttachReason(models.TextChoices):
+    """Why intake put a message on its case (shown on the case, in the agent's language)."""
+
+    CASE_REF = "case_ref", _("case reference given by the channel")
+    REF_SUBJECT = "ref_subject", _("reference in the subject")
+    REF_TEXT = "ref_text", _("reference in the text")
+    REPLY = "reply", _("reply to a message of this case")
+    OPEN_CASE = "open_case", _("same customer, open case (%(type)s), %(days)s days")
+    NEW_CASE = "new_case", _("new case (%(type)s)")
+
+
 class InboundMessage(models.Model):
     """A message as a channel delivered it, stored before anything else happens to it.
 
@@ -942,7 +953,11 @@ class InboundMessage(models.Model):
         blank=True,
         related_name="+",
     )
-    reason = models.CharField(_("why this case"), max_length=300, blank=True)
+    reason = models.CharField(
+        _("why this case"), max_length=20, choices=AttachReason.choices, blank=True
+    )
+    # The case type's names and the days since the case was last active, for `reason_display`.
+    reason_params = models.JSONField(default=dict, blank=True)
     needs_confirmation = models.BooleanField(_("to confirm"), default=False)
     exception = models.ForeignKey(
         ExceptionItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -963,6 +978,23 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.external_id} ({self.status})"
+
+    @property
+    def reason_display(self) -> str:
+        if not self.reason:
+            return ""
+        params = self.reason_params or {}
+        type_name = params.get("type_de" if get_language() == "de" else "type_en") or "-"
+        text = str(AttachReason(self.reason).label) % {
+            "type": type_name,
+            "days": params.get("days", 0),
+        }
+        if self.needs_confirmation:
+            return str(
+                _("%(reason)s; the sender is not a known contact of this customer: confirm")
+                % {"reason": text}
+            )
+        return text
 
 
 class StatusNotice(models.Model):

@@ -125,7 +125,7 @@ def test_case_ref_field_comes_first(anna) -> None:
         subject=f"About {other.reference}",
     )
     assert message.case == named
-    assert message.reason == "case reference given by the channel"
+    assert message.reason_display == "case reference given by the channel"
     assert message.interaction.case_reference == named.reference
     assert not message.needs_confirmation
 
@@ -133,9 +133,9 @@ def test_case_ref_field_comes_first(anna) -> None:
 def test_reference_in_subject_then_body(anna) -> None:
     case = CaseFactory(customer=anna)
     in_subject = receive("email", **{"from": "anna@example.de"}, subject=f"Re: {case.reference}")
-    assert (in_subject.case, in_subject.reason) == (case, "reference in the subject")
+    assert (in_subject.case, in_subject.reason_display) == (case, "reference in the subject")
     in_body = receive("sms", **{"from": "0151 23456789"}, body=f"zu {case.reference.lower()} noch")
-    assert (in_body.case, in_body.reason) == (case, "reference in the text")
+    assert (in_body.case, in_body.reason_display) == (case, "reference in the text")
 
 
 def test_reply_to_a_message_of_a_case(anna) -> None:
@@ -151,14 +151,14 @@ def test_reply_to_a_message_of_a_case(anna) -> None:
         },
     ).message
     assert reply.case == first.case
-    assert reply.reason == "reply to a message of this case"
+    assert reply.reason_display == "reply to a message of this case"
 
 
 def test_open_case_of_the_customer_on_any_channel_within_the_window(anna) -> None:
     email = receive("email", **{"from": "anna@example.de"}, subject="Umzug")
     sms = receive("sms", **{"from": "0151 23456789"}, body="Wann kommt der Techniker?")
     assert sms.case == email.case
-    assert sms.reason.startswith("same customer, open case")
+    assert sms.reason_display.startswith("same customer, open case")
 
 
 def test_a_case_outside_the_window_is_not_continued(anna, settings) -> None:
@@ -167,7 +167,7 @@ def test_a_case_outside_the_window_is_not_continued(anna, settings) -> None:
     Case.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=15))
     message = receive("email", **{"from": "anna@example.de"}, subject="Neu")
     assert message.case != old
-    assert message.reason.startswith("new case")
+    assert message.reason_display.startswith("new case")
 
 
 def test_a_resolved_case_is_not_continued(anna) -> None:
@@ -203,7 +203,7 @@ def test_a_reference_quoted_by_a_stranger_attaches_but_is_flagged(anna) -> None:
     message = receive("email", **{"from": "mallory@example.com"}, subject=f"{case.reference}")
     assert message.case == case
     assert message.needs_confirmation
-    assert "confirm" in message.reason
+    assert "confirm" in message.reason_display
     assert not ExceptionItem.objects.filter(source="to-identify").exists()
 
 
