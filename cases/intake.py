@@ -112,7 +112,7 @@ def signature_check(
     *, key: str, body: bytes, timestamp: str, signature: str, now: datetime
 ) -> str | None:
     """None when the signature is valid, fresh and new; else why it is refused."""
-    if not timestamp.isdigit() or not signature:
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or not signature:
         return _("A signed request needs X-CPM-Signature and X-CPM-Timestamp (Unix seconds).")
     sent = datetime.fromtimestamp(min(int(timestamp), 2**33), tz=UTC)
     if abs(now - sent) > SIGNATURE_TOLERANCE:

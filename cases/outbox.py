@@ -20,6 +20,7 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.models import Schedule
@@ -133,13 +134,13 @@ def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
 def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:
     """Tell the customer about a customer-visible state, if they consented to service
     contact; one message per transition (the event's key)."""
+    visible = StatusNotice.objects.filter(
+        Q(case_type__isnull=True) | Q(case_type_id=case.case_type_id), state=case.state
+    )
+    if not visible.exists():
+        return None
     customer = case.customer
     if not customer.consent_service:
-        return None
-    notices = StatusNotice.objects.filter(state=case.state)
-    if not notices.filter(case_type__isnull=True).exists() and not (
-        case.case_type_id and notices.filter(case_type_id=case.case_type_id).exists()
-    ):
         return None
     with translation.override(customer.language):
         subject, text = notice_text(case, case.state)

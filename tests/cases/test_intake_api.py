@@ -314,3 +314,11 @@ def test_a_message_that_fails_processing_is_kept_queued_and_processed_again(
     assert message.interaction is not None
     item.refresh_from_db()
     assert item.decided_at is not None
+
+
+@pytest.mark.parametrize("stamp", ["", "abc", "²³", "9" * 5000, "-5", "1e9"])
+def test_a_malformed_timestamp_is_refused_with_401(
+    client: Client, signing_key: str, stamp: str
+) -> None:
+    headers = {"X-CPM-Timestamp": stamp, "X-CPM-Signature": "sha256=00"}
+    assert post(client, "sms", SMS, signing_key, **headers).status_code == 401
