@@ -172,7 +172,11 @@ def outbound_deliver(*, pk: int) -> OutboundMessage:
     exception queue."""
     now = timezone.now()
     with transaction.atomic():
-        message = OutboundMessage.objects.select_for_update().select_related("case").get(pk=pk)
+        message = (
+            OutboundMessage.objects.select_for_update(of=("self",))
+            .select_related("case")
+            .get(pk=pk)
+        )
         if message.status != OutboundStatus.QUEUED:
             return message
         if message.not_before and message.not_before > now:

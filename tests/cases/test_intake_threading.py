@@ -246,3 +246,13 @@ def test_customer_journey_email_then_sms_then_call_end_up_in_one_case(client) ->
     interactions = Interaction.objects.filter(case_reference=cases.pop())
     assert sorted(interactions.values_list("channel", flat=True)) == ["email", "phone", "sms"]
     assert interactions.get(channel="phone").subject == "Call, 4 min"
+
+
+def test_demo_rules_route_an_outage_message_to_the_outage_type(agent) -> None:
+    from cpm.demo import demo_case_types_ensure
+
+    demo_case_types_ensure(agents=[agent])
+    message = receive("email", **{"from": "neu@example.de"}, subject="Kein Internet seit gestern")
+    assert message.case.case_type.name_en == "Outage"
+    general = receive("email", **{"from": "other@example.de"}, subject="Hallo")
+    assert general.case.team.name == "Billing"
