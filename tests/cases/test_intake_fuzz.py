@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from cases.intake import channel_key_create
 
 pytestmark = pytest.mark.django_db
+# Hypothesis's caches go under var/, not into a .hypothesis folder at the repository root.
+set_hypothesis_home_dir(Path(__file__).resolve().parents[2] / "var" / "hypothesis")
 
 FIELDS = [
     "external_id",

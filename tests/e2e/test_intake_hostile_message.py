@@ -47,6 +47,7 @@ def test_a_script_in_a_message_is_shown_as_text_and_never_runs(
     expect(messages.locator("strong")).to_have_text(HOSTILE_SUBJECT)
     expect(messages.locator(".inbound-body")).to_have_text(HOSTILE_BODY)
     expect(page.locator(".timeline")).to_contain_text(HOSTILE_BODY)
+    page.wait_for_load_state("networkidle")  # no request still running when the server stops
     assert page.evaluate("window.__pwned === undefined")
 
 
@@ -58,4 +59,5 @@ def test_the_api_docs_render_from_our_own_static_files(live_server, page: Page) 
     page.goto(f"{live_server.url}/api/v1/docs")
     expect(page.get_by_text("CPM intake API").first).to_be_visible()
     expect(page.get_by_text("/api/v1/inbound/{channel}").first).to_be_visible()
+    page.wait_for_load_state("networkidle")
     assert outside == []
