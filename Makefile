@@ -22,6 +22,7 @@ migrate: install
 run: migrate
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	@echo "CPM on http://127.0.0.1:$(PORT)/  (logins: agent, supervisor, admin; password: demo)"
+	@echo "Post a message: see README.md, 'Posting a message' (key: manage.py channel_key email)"
 	@DEBUG=1 bash -c 'trap "kill 0" EXIT; \
 		$(BIN)/python manage.py qcluster & \
 		$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); '

@@ -1,9 +1,27 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from cases.models import BusinessCalendar, Case, CaseEvent, CaseType, SlaPolicy, Team, WorkingHours
+from cases.intake import channel_key_create, channel_key_revoke
+from cases.models import (
+    BusinessCalendar,
+    Case,
+    CaseEvent,
+    CaseType,
+    ChannelKey,
+    InboundMessage,
+    IntakeRule,
+    OutboundMessage,
+    SlaPolicy,
+    StatusNotice,
+    Team,
+    WorkingHours,
+)
 
 
 @admin.register(Case)
@@ -80,3 +98,103 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         "calendar",
     ]
     list_filter = ["priority", "calendar"]
+
+
+@admin.register(ChannelKey)
+class ChannelKeyAdmin(admin.ModelAdmin):
+    """Keys are made here and shown once; afterwards only their first characters are known."""
+
+    list_display = [
+        "name",
+        "channel",
+        "prefix",
+        "require_signature",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["channel", "require_signature"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def get_fields(self, request: HttpRequest, obj: ChannelKey | None = None) -> list[str]:
+        if obj is None:
+            return ["channel", "name", "require_signature"]
+        return [
+            "channel",
+            "name",
+            "prefix",
+            "require_signature",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ChannelKey | None = None) -> list[str]:
+        return [] if obj is None else ["channel", "prefix", "created_at", "last_used_at"]
+
+    def save_model(self, request: HttpRequest, obj: ChannelKey, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created, key = channel_key_create(
+            channel=obj.channel, name=obj.name, require_signature=obj.require_signature
+        )
+        obj.pk = created.pk
+        messages.warning(
+            request,
+            _("The new key, shown only now; copy it to the gateway: %(key)s") % {"key": key},
+        )
+
+    @admin.action(description=gettext_lazy("Revoke the selected keys"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ChannelKey]) -> None:
+        for key in queryset:
+            channel_key_revoke(key=key)
+
+
+@admin.register(IntakeRule)
+class IntakeRuleAdmin(admin.ModelAdmin):
+    list_display = ["position", "case_type", "channel", "keywords"]
+    list_editable = ["keywords"]
+    list_display_links = ["position"]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    """The inbox as delivered: read-only (reprocessing is the exception queue's button)."""
+
+    list_display = ["external_id", "channel", "status", "received_at", "case", "reason_display"]
+    list_filter = ["channel", "status", "needs_confirmation"]
+    search_fields = ["external_id"]
+    raw_id_fields = ["key", "customer", "case", "interaction", "exception"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: InboundMessage | None = None
+    ) -> bool:
+        return False
+
+
+@admin.register(StatusNotice)
+class StatusNoticeAdmin(admin.ModelAdmin):
+    list_display = ["state", "case_type"]
+    list_filter = ["state"]
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    """The outbox: read-only; delivery is the task's job."""
+
+    list_display = ["idempotency_key", "channel", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["channel", "status"]
+    raw_id_fields = ["customer", "case", "interaction"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: OutboundMessage | None = None
+    ) -> bool:
+        return False

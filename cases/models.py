@@ -812,3 +812,261 @@ class GuidedStepRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.step_key} {self.kind}"
+
+
+class InboundChannel(models.TextChoices):
+    """The channels that deliver messages through the intake API (`/api/v1/inbound/<channel>`)."""
+
+    EMAIL = "email", _("E-mail")
+    SMS = "sms", _("SMS")
+    CHAT = "chat", _("Chat")
+    SOCIAL = "social", _("Social media")
+    PHONE = "phone", _("Phone")
+    WEBFORM = "webform", _("Web form")
+
+
+class ChannelKey(models.Model):
+    """A credential of one channel's gateway for the intake API.
+
+    Only the SHA-256 of the key is stored (the key is random and long, so a slow hash adds
+    nothing); the key itself is shown once, when it is made. With `require_signature` every
+    request must also carry an HMAC of its body made with the key (`cases.intake`).
+    """
+
+    channel = models.CharField(_("channel"), max_length=10, choices=InboundChannel.choices)
+    name = models.CharField(_("name"), max_length=100, help_text=_("Who uses this key."))
+    prefix = models.CharField(_("key starts with"), max_length=24, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    require_signature = models.BooleanField(
+        _("require signed requests"),
+        default=False,
+        help_text=_("Refuse requests without a valid X-CPM-Signature and X-CPM-Timestamp."),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("channel key")
+        verbose_name_plural = _("channel keys")
+        ordering = ["channel", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.name} ({self.prefix}…)"
+
+
+class UsedSignature(models.Model):
+    """A request signature seen within the tolerance window, so a replay is refused."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("used signature")
+        verbose_name_plural = _("used signatures")
+
+    def __str__(self) -> str:
+        return self.digest[:12]
+
+
+class IntakeRule(models.Model):
+    """Which case type a new message opens: the first rule (by position) whose channel and
+    keywords match; without a match the "General inquiry" type."""
+
+    position = models.PositiveSmallIntegerField(_("position"), default=100)
+    case_type = models.ForeignKey(
+        CaseType, on_delete=models.CASCADE, related_name="intake_rules", verbose_name=_("case type")
+    )
+    channel = models.CharField(
+        _("channel"),
+        max_length=10,
+        choices=InboundChannel.choices,
+        blank=True,
+        help_text=_("Empty: any channel."),
+    )
+    keywords = models.CharField(
+        _("keywords"),
+        max_length=500,
+        blank=True,
+        help_text=_("Comma-separated; one in the subject or text is enough. Empty: any text."),
+    )
+
+    class Meta:
+        verbose_name = _("intake rule")
+        verbose_name_plural = _("intake rules")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.position}: {self.keywords or '*'} -> {self.case_type}"
+
+    def keyword_list(self) -> list[str]:
+        return [word.strip().lower() for word in self.keywords.split(",") if word.strip()]
+
+
+class InboundStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    PROCESSED = "processed", _("Processed")
+    FAILED = "failed", _("Failed")
+
+
+class AttachReason(models.TextChoices):
+    """Why intake put a message on its case (shown on the case, in the agent's language)."""
+
+    CASE_REF = "case_ref", _("case reference given by the channel")
+    REF_SUBJECT = "ref_subject", _("reference in the subject")
+    REF_TEXT = "ref_text", _("reference in the text")
+    REPLY = "reply", _("reply to a message of this case")
+    OPEN_CASE = "open_case", _("same customer, open case (%(type)s), %(days)s days")
+    NEW_CASE = "new_case", _("new case (%(type)s)")
+
+
+class InboundMessage(models.Model):
+    """A message as a channel delivered it, stored before anything else happens to it.
+
+    `(channel, external_id)` is unique, so a redelivered message is recognised by the
+    database, not by a check-then-insert. `reason` says why the message went to its case;
+    `needs_confirmation` marks a case reference quoted by a sender who is not a known
+    contact of that case's customer (a reference is not a password).
+    """
+
+    channel = models.CharField(_("channel"), max_length=10, choices=InboundChannel.choices)
+    external_id = models.CharField(_("message id"), max_length=200)
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=InboundStatus.choices, default=InboundStatus.RECEIVED
+    )
+    error = models.TextField(_("error"), blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    key = models.ForeignKey(
+        ChannelKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_messages"
+    )
+    interaction = models.ForeignKey(
+        "customers.Interaction",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(
+        _("why this case"), max_length=20, choices=AttachReason.choices, blank=True
+    )
+    # The case type's names and the days since the case was last active, for `reason_display`.
+    reason_params = models.JSONField(default=dict, blank=True)
+    needs_confirmation = models.BooleanField(_("to confirm"), default=False)
+    exception = models.ForeignKey(
+        ExceptionItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="inboundmessage_unique_per_channel"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["case", "received_at"], name="inbound_case_idx"),
+            models.Index(fields=["external_id"], name="inbound_external_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.external_id} ({self.status})"
+
+    @property
+    def reason_display(self) -> str:
+        if not self.reason:
+            return ""
+        params = self.reason_params or {}
+        type_name = params.get("type_de" if get_language() == "de" else "type_en") or "-"
+        text = str(AttachReason(self.reason).label) % {
+            "type": type_name,
+            "days": params.get("days", 0),
+        }
+        if self.needs_confirmation:
+            return str(
+                _("%(reason)s; the sender is not a known contact of this customer: confirm")
+                % {"reason": text}
+            )
+        return text
+
+
+class StatusNotice(models.Model):
+    """A case state the customer is told about when a case reaches it (customer-visible).
+
+    Without a case type it holds for every type. The wording is in `cases.outbox`, in the
+    customer's language.
+    """
+
+    case_type = models.ForeignKey(
+        CaseType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="status_notices",
+        verbose_name=_("case type"),
+        help_text=_("Empty: every case type."),
+    )
+    state = models.CharField(_("state"), max_length=20, choices=CaseState.choices)
+
+    class Meta:
+        verbose_name = _("status notification")
+        verbose_name_plural = _("status notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["case_type", "state"], name="statusnotice_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_type or '*'}: {self.state}"
+
+
+class OutboundStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class OutboundMessage(models.Model):
+    """The outbox: a message to a customer, written in the transaction of what caused it.
+
+    The idempotency key (unique) makes "at most one message per cause" a database rule; the
+    delivery task sends it once and records it on the timeline (`cases.outbox`).
+    """
+
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="outbound_messages"
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=InboundChannel.choices)
+    recipient = models.CharField(_("to"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body = models.TextField(_("text"), max_length=5000)
+    status = models.CharField(
+        _("status"), max_length=10, choices=OutboundStatus.choices, default=OutboundStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    interaction = models.ForeignKey(
+        "customers.Interaction", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        indexes = [models.Index(fields=["customer", "-created_at"], name="outbound_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.idempotency_key} ({self.status})"

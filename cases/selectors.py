@@ -20,6 +20,7 @@ from cases.models import (
     CaseLink,
     CaseState,
     ExceptionItem,
+    InboundMessage,
     Team,
     reopen_window_open,
 )
@@ -185,3 +186,12 @@ def case_links(*, case: Case) -> list[LinkedCase]:
         LinkedCase(case=link.target if link.source_id == case.pk else link.source, kind=link.kind)
         for link in links
     ]
+
+
+def case_inbound_messages(*, case: Case, limit: int = 50) -> list[InboundMessage]:
+    """The messages intake attached to the case, newest first, with why each was attached."""
+    return list(
+        InboundMessage.objects.filter(case=case)
+        .select_related("interaction")
+        .order_by("-received_at", "-id")[:limit]
+    )

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, Transition, can_proceed
 
+from cases import outbox
 from cases.models import (
     ACTIVE_STATES,
     ESCALATION_PERMISSION,
@@ -175,7 +176,7 @@ def case_transition(
             after = field_values(case)
             changed = {name for name, value in after.items() if before[name] != value}
             case.save(update_fields=sorted(changed | {"state", "updated_at"}))
-            CaseEvent.objects.create(
+            event = CaseEvent.objects.create(
                 case=case,
                 customer_id=case.customer_id,
                 kind=CaseEventKind.TRANSITION,
@@ -188,6 +189,7 @@ def case_transition(
             )
             if clock:
                 sla_event(case, clock, by=by, at=now)
+            outbox.notify_transition(case=case, event=event)  # in this transaction
     except ConcurrentTransition:
         current = Case.objects.get(pk=case.pk)
         raise CaseConflict(conflict_message(current)) from None

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from cases import services
+from cases import outbox, services
 
 
 def check_sla() -> dict[str, int]:
     """Scheduled every minute (migration cases 0005): warn and mark breaches."""
     return services.sla_check(now=timezone.now())
+
+
+def deliver_outbound(pk: int) -> str:
+    """Deliver one outbox message (enqueued after commit, retried by schedule)."""
+    return outbox.outbound_deliver(pk=pk).status

@@ -14,6 +14,7 @@ urlpatterns = [
     path("escalations/", views.escalation_inbox, name="escalation-inbox"),
     path("lifecycle/", views.case_lifecycle, name="case-lifecycle"),
     path("exceptions/<int:pk>/decide/", views.exception_decide, name="exception-decide"),
+    path("exceptions/<int:pk>/reprocess/", views.exception_reprocess, name="exception-reprocess"),
     path("<str:reference>/", views.case_detail, name="case-detail"),
     path(
         "<str:reference>/transitions/<slug:name>/",

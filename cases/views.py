@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from cases import guided, lifecycle, selectors, services
+from cases import guided, intake, lifecycle, selectors, services
 from cases.forms import AssignForm, DecisionForm, NoteForm, TransitionForm
 from cases.models import Case, CaseState, GuidedRun
 from customers.selectors import access_customer_by_id
@@ -82,6 +82,21 @@ def exception_decide(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "cases/partials/exception_row.html", {"item": item})
 
 
+@require_POST
+@permission_required("cases.handle_escalation", raise_exception=True)
+def exception_reprocess(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Process a failed inbound message again (its exception's button)."""
+    item = selectors.access_exception_by_id(user=request.user, pk=pk)
+    if item.source != intake.INTAKE_SOURCE or item.decided_at is not None:
+        raise Http404
+    message = intake.inbound_reprocess(item=item, by=request.user)
+    if message.status == "processed":
+        messages.success(request, _("The message was processed and attached to its case."))
+    else:
+        messages.error(request, _("Processing failed again: %(error)s") % {"error": message.error})
+    return redirect("cases:escalation-inbox")
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @permission_required("cases.view_case", raise_exception=True)
@@ -91,6 +106,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     if request.htmx:
         return render_case_header(request, case)
     context = {**header_context(request, case), **history_context(case), **links_context(case)}
+    context["inbound_messages"] = selectors.case_inbound_messages(case=case)
     return render(request, "cases/case_detail.html", context)
 
 

@@ -32,6 +32,7 @@ from cases.models import (
     CaseType,
     GermanState,
     GuidedRun,
+    IntakeRule,
     Priority,
     SlaPolicy,
     Team,
@@ -252,7 +253,31 @@ def demo_case_types_ensure(*, agents: list[User]) -> list[CaseType]:
             case_type.save(update_fields=["process"])
         types.append(case_type)
     demo_sla_policies_ensure(types)
+    demo_intake_rules_ensure(teams)
     return types
+
+
+DEMO_INTAKE_RULES = [
+    ("Outage", "störung, ausfall, internet geht nicht, kein internet, outage"),
+    ("Cancellation", "kündigung, kündigen, cancel"),
+    ("Change of address", "umzug, neue adresse, address"),
+    ("Billing question", "rechnung, abbuchung, invoice"),
+]
+
+
+def demo_intake_rules_ensure(teams: dict[str, Team]) -> None:
+    """Keyword rules that choose a new inbound message's case type; general inquiries go
+    to the billing team's queue, so someone sees them."""
+    if not IntakeRule.objects.exists():
+        for position, (name_en, keywords) in enumerate(DEMO_INTAKE_RULES, start=1):
+            case_type = CaseType.objects.filter(name_en=name_en).first()
+            if case_type is not None:
+                IntakeRule.objects.create(
+                    position=position * 10, case_type=case_type, keywords=keywords
+                )
+    CaseType.objects.filter(name_en="General inquiry", default_team__isnull=True).update(
+        default_team=teams["Billing"]
+    )
 
 
 def demo_sla_policies_ensure(types: list[CaseType]) -> None:

@@ -31,6 +31,8 @@ AGENT_PERMISSIONS = [
     "cases.change_guidedrun",
     "cases.view_team",
     "cases.view_casetype",
+    "cases.view_inboundmessage",
+    "cases.view_outboundmessage",
 ]
 SUPERVISOR_PERMISSIONS = [
     *AGENT_PERMISSIONS,
@@ -71,6 +73,12 @@ ADMIN_PERMISSIONS = [
         for action in ("view", "add", "change", "delete")
     ),
     *PROCESS_EDITOR_PERMISSIONS,
+    # Intake: channel keys and the rules that choose a new message's case type.
+    *(
+        f"cases.{action}_{model}"
+        for model in ("channelkey", "intakerule", "statusnotice")
+        for action in ("view", "add", "change", "delete")
+    ),
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_q",
     "simple_history",
     "csp",
+    "ninja",  # serves the API docs' assets from static/, no CDN
     "customers",
     "guidance",
     "cases",
@@ -168,3 +169,8 @@ LOGGING = {
 }
 
 CPM_CASE_REOPEN_DAYS = env_int("CPM_CASE_REOPEN_DAYS", 14)
+
+# Intake API (cases.intake): the request size limit and how long an open case takes
+# follow-up messages of its customer on any channel.
+CPM_INTAKE_MAX_BYTES = env_int("CPM_INTAKE_MAX_BYTES", 1024 * 1024)
+CPM_INTAKE_THREAD_DAYS = env_int("CPM_INTAKE_THREAD_DAYS", 14)

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from cases.api import api_urls
 from cases.views import agent_home
 from cpm import views
 
@@ -23,4 +24,6 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("processes/", include("guidance.urls")),
     path("admin/", admin.site.urls),
+    # The intake API: authenticated per channel key, not by session (cases/api.py).
+    path("api/v1/", api_urls()),
 ]

@@ -266,3 +266,71 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
             .order_by("-score", "name", "id")[:limit]
         )
     return list(Customer.objects.filter(name__icontains=query).order_by("name", "id")[:limit])
+
+
+@dataclass(frozen=True)
+class SenderAddress:
+    """A message sender's address, normalised the way contact points are, for matching."""
+
+    kind: str  # the kind a new contact point gets
+    kinds: tuple[str, ...]  # the kinds it matches
+    value: str
+    normalised: str
+    network: str = ""
+
+
+SENDER_KINDS: dict[str, tuple[str, ...]] = {
+    "email": (ContactKind.EMAIL,),
+    "sms": (ContactKind.MOBILE,),
+    "phone": (ContactKind.PHONE,),
+    "social": (ContactKind.SOCIAL,),
+    "chat": (ContactKind.MESSENGER,),
+    "webform": (ContactKind.EMAIL, ContactKind.MOBILE),
+}
+
+
+def sender_address(*, channel: str, sender: str, network: str = "") -> SenderAddress | None:
+    """The sender normalised for its channel: e-mail lower-cased, numbers in E.164, handles
+    qualified by network (`instagram:anna.m`); None when it is not a valid address."""
+    sender = sender.replace("\x00", "").strip()
+    for kind in SENDER_KINDS.get(channel, ()):
+        try:
+            if kind == ContactKind.EMAIL:
+                return SenderAddress(
+                    kind, (ContactKind.EMAIL,), sender, identity.email_normalise(sender)
+                )
+            if kind in PHONE_KINDS:
+                normalised = identity.phone_normalise(sender)
+                return SenderAddress(kind, tuple(PHONE_KINDS), sender, normalised)
+            net = (network or channel).strip().lower()[:30]
+            normalised = identity.handle_normalise(sender, network=net)
+            kinds = (ContactKind.SOCIAL, ContactKind.MESSENGER)
+            return SenderAddress(kind, kinds, sender, normalised, net)
+        except ValidationError:
+            continue
+    return None
+
+
+def customers_by_sender(*, address: SenderAddress) -> list[Customer]:
+    """Every customer an active contact point with this address belongs to (two or more:
+    ambiguous, and the caller must not guess)."""
+    ids = (
+        ContactPoint.objects.active()
+        .filter(kind__in=address.kinds, normalised=address.normalised)
+        .values_list("customer_id", flat=True)
+    )
+    return list(Customer.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def customer_by_reference(*, reference: str) -> Customer | None:
+    """The customer a customer number or contract number names, else None."""
+    reference = reference.replace("\x00", "").strip().upper()
+    if not reference:
+        return None
+    found = Customer.objects.filter(number=reference).first()
+    if found is None:
+        holding = (
+            Holding.objects.filter(contract_number=reference).select_related("customer").first()
+        )
+        found = holding.customer if holding else None
+    return found

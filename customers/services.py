@@ -22,6 +22,7 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerChange,
+    CustomerStatus,
     Holding,
     HoldingStatus,
     Interaction,
@@ -29,6 +30,7 @@ from customers.models import (
     PaymentMethod,
     Sequence,
 )
+from customers.selectors import SenderAddress
 
 Actor = AbstractBaseUser | AnonymousUser | None
 CUSTOMER_EDITABLE = {
@@ -472,3 +474,19 @@ def interaction_record(
     interaction.full_clean(exclude=["agent"])
     interaction.save()
     return interaction
+
+
+@transaction.atomic
+def prospect_create(*, name: str, address: SenderAddress | None) -> Customer:
+    """An unverified prospect for a sender nobody knows, reachable at the sender's address
+    (unverified), so the sender's next message finds the same prospect."""
+    prospect = customer_create(name=name[:200] or "?", status=CustomerStatus.PROSPECT)
+    if address is not None:
+        contact_point_add(
+            customer=prospect,
+            kind=address.kind,
+            value=address.value[:200],
+            network=address.network,
+            by=None,
+        )
+    return prospect

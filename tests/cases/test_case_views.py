@@ -132,7 +132,8 @@ def test_case_page_query_count_does_not_grow_with_history(
 ) -> None:
     case = CaseFactory(state=CaseState.OPEN)
     InteractionFactory.create_batch(contacts, customer=case.customer)
-    with django_assert_max_num_queries(10):
+    # 11: the inbound-messages panel (issue 5) adds one query, whatever the history.
+    with django_assert_max_num_queries(11):
         agent_client.get(case.get_absolute_url())
 
 

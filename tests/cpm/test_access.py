@@ -142,6 +142,18 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     "guidance:step-save": ("post", STEP, {**EDITOR, Role.ADMIN: 422}),  # empty: invalid
     "guidance:step-move": ("post", STEP, EDITOR_REDIRECT),
     "guidance:step-remove": ("post", STEP, EDITOR_REDIRECT),
+    # Not an intake exception: supervisors pass the permission check and get a 404.
+    "cases:exception-reprocess": (
+        "post",
+        {"pk": "999999"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 404, Role.ADMIN: 404},
+    ),
+    # The intake API: a channel key, never a session, so without one it is 401 for everyone.
+    "api:inbound": ("post", {"channel": "email"}, dict.fromkeys(ROLES, 401)),
+    "api:openapi-json": ("get", {}, PUBLIC),
+    # ninja's root only serves to locate the API: a 404 naming the docs.
+    "api:api-root": ("get", {}, dict.fromkeys(ROLES, 404)),
+    "api:openapi-view": ("get", {}, PUBLIC),
     # Django's admin site: only the Admin role (staff) gets in; others see its log-in page.
     "admin:index": (
         "get",

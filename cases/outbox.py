@@ -1,0 +1,232 @@
+"""Outbound messages and proactive status notifications, through an outbox.
+
+A notification is an `OutboundMessage` row written in the same transaction as the event
+that causes it (a transition, a new case from intake), with an idempotency key derived
+from that event, so a retried transaction or task can never make a second one. After
+commit a django-q2 task delivers it: the row is locked while it is sent, marked sent in the
+same transaction, and recorded on the customer's timeline. A crash between the gateway's
+acceptance and our commit leaves the row queued; the retry sends it again with the same
+idempotency key (the `X-CPM-Idempotency-Key` header), which a gateway uses to drop the
+repeat. E-mail goes through Django's e-mail backend; the other channels through the log
+backend (a gateway backend is still to come). A message that fails for good lands in the
+exception queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
+
+from cases import services
+from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus, StatusNotice
+from customers.models import ContactKind, Customer, Direction, Interaction
+from customers.services import interaction_record
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
+ROUTES = {"email": [ContactKind.EMAIL], "sms": [ContactKind.MOBILE]}
+DELIVER_TASK = "cases.tasks.deliver_outbound"
+
+
+def notice_text(case: Case, state: str) -> tuple[str, str]:
+    """Subject and text for a state, in the active language."""
+    ref = case.reference
+    texts = {
+        CaseState.NEW: _(
+            "We have received your message and opened case %(ref)s. "
+            "Please quote it when you contact us again."
+        ),
+        CaseState.WAITING_CUSTOMER: _(
+            "We need something from you to go on with case %(ref)s; please reply to this message."
+        ),
+        CaseState.ESCALATED: _("Case %(ref)s has been passed to a specialist."),
+        CaseState.RESOLVED: _("Case %(ref)s is resolved: %(resolution)s"),
+    }
+    text = texts.get(state, _("Case %(ref)s has a new status."))
+    subject = _("Your case %(ref)s") % {"ref": ref}
+    return subject, text % {"ref": ref, "resolution": case.resolution or "-"}
+
+
+def quiet_until(now: datetime) -> datetime | None:
+    """For SMS: 08:00 local time when `now` is in the quiet hours (21:00 to 08:00), else None."""
+    local = timezone.localtime(now)
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return None
+    day = local.date() + timedelta(days=1) if local.time() >= QUIET_FROM else local.date()
+    return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo)
+
+
+def notice_route(customer: Customer, used: str = "") -> tuple[str, str] | None:
+    """The channel and address to tell the customer on: the channel they used last (or
+    `used`), then their preferred one, then e-mail, then SMS."""
+    if not used:
+        used = (
+            Interaction.objects.filter(customer=customer, direction=Direction.INBOUND)
+            .order_by("-occurred_at", "-id")
+            .values_list("channel", flat=True)
+            .first()
+        ) or ""
+    for channel in dict.fromkeys([used, customer.preferred_channel, "email", "sms"]):
+        if channel not in ROUTES:
+            continue
+        contact = (
+            customer.contact_points.active()
+            .filter(kind__in=ROUTES[channel])
+            .order_by("-primary", "id")
+            .first()
+        )
+        if contact is not None:
+            return channel, contact.normalised
+    return None
+
+
+def outbound_queue(
+    *, customer: Customer, case: Case | None, key: str, subject: str, body: str, used: str = ""
+) -> OutboundMessage | None:
+    """Write the message to the outbox (once per key) and deliver it after commit."""
+    route = notice_route(customer, used)
+    if route is None:
+        return None
+    channel, recipient = route
+    message, created = OutboundMessage.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "customer": customer,
+            "case": case,
+            "channel": channel,
+            "recipient": recipient,
+            "subject": subject[:300],
+            "body": body[:5000],
+            "not_before": quiet_until(timezone.now()) if channel == "sms" else None,
+        },
+    )
+    if created:
+        transaction.on_commit(lambda: async_task(DELIVER_TASK, message.pk))
+    return message
+
+
+def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
+    """Acknowledge a new case that a customer's own message opened (an answer to their
+    contact, so it goes out even without a standing consent to service contact)."""
+    with translation.override(case.customer.language):
+        subject, text = notice_text(case, CaseState.NEW)
+    return outbound_queue(
+        customer=case.customer,
+        case=case,
+        key=f"case-{case.pk}-received",
+        subject=subject,
+        body=text,
+        used=used,
+    )
+
+
+def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:
+    """Tell the customer about a customer-visible state, if they consented to service
+    contact; one message per transition (the event's key)."""
+    visible = StatusNotice.objects.filter(
+        Q(case_type__isnull=True) | Q(case_type_id=case.case_type_id), state=case.state
+    )
+    if not visible.exists():
+        return None
+    customer = case.customer
+    if not customer.consent_service:
+        return None
+    with translation.override(customer.language):
+        subject, text = notice_text(case, case.state)
+    return outbound_queue(
+        customer=customer, case=case, key=f"case-event-{event.pk}", subject=subject, body=text
+    )
+
+
+def backend_send(message: OutboundMessage) -> None:
+    """Hand the message to its channel's backend; raises when the backend refuses."""
+    if message.channel == "email":
+        EmailMessage(
+            subject=message.subject,
+            body=message.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[message.recipient],
+            headers={
+                "Auto-Submitted": "auto-generated",
+                "X-CPM-Idempotency-Key": message.idempotency_key,
+            },
+        ).send()
+        return
+    # Log backend (demo, and channels without a gateway yet): no personal data in the log.
+    logger.info("outbound %s message %s delivered (log backend)", message.channel, message.pk)
+
+
+def outbound_deliver(*, pk: int) -> OutboundMessage:
+    """Send one queued message once; on failure retry with back-off, then give up into the
+    exception queue."""
+    now = timezone.now()
+    with transaction.atomic():
+        message = (
+            OutboundMessage.objects.select_for_update(of=("self",))
+            .select_related("case")
+            .get(pk=pk)
+        )
+        if message.status != OutboundStatus.QUEUED:
+            return message
+        if message.not_before and message.not_before > now:
+            retry_at(message, message.not_before)
+            return message
+        try:
+            backend_send(message)
+        except Exception as error:  # any backend failure: keep the message, retry or escalate
+            outbound_failed(message, error, now=now)
+            return message
+        message.status = OutboundStatus.SENT
+        message.sent_at = now
+        message.attempts += 1
+        message.interaction = interaction_record(
+            customer=message.customer,
+            channel=message.channel,
+            direction=Direction.OUTBOUND,
+            occurred_at=now,
+            subject=message.subject,
+            body=message.body,
+            case_reference=message.case.reference if message.case else "",
+        )
+        message.save(update_fields=["status", "sent_at", "attempts", "interaction"])
+    return message
+
+
+def outbound_failed(message: OutboundMessage, error: Exception, *, now: datetime) -> None:
+    message.attempts += 1
+    message.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if message.attempts >= MAX_ATTEMPTS:
+        message.status = OutboundStatus.FAILED
+        services.exception_raise(
+            source="outbox",
+            reason=_("A %(channel)s message could not be delivered: %(error)s")
+            % {"channel": message.channel, "error": message.last_error},
+            case=message.case,
+        )
+    else:
+        retry_at(message, now + timedelta(minutes=2**message.attempts))
+    message.save(update_fields=["attempts", "last_error", "status"])
+
+
+def retry_at(message: OutboundMessage, when: datetime) -> None:
+    pk = message.pk
+    transaction.on_commit(
+        lambda: schedule(
+            DELIVER_TASK,
+            pk,
+            name=f"outbound-{pk}-{when:%Y%m%d%H%M%S}",
+            schedule_type=Schedule.ONCE,
+            next_run=when,
+        )
+    )

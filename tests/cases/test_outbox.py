@@ -1,0 +1,139 @@
+"""Status notifications through the outbox: written with the transition, sent once, recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+
+from cases.intake import inbound_receive
+from cases.models import (
+    CaseState,
+    CaseType,
+    ExceptionItem,
+    OutboundMessage,
+    OutboundStatus,
+    StatusNotice,
+    TransitionInput,
+)
+from cases.outbox import MAX_ATTEMPTS, outbound_deliver, quiet_until
+from cases.services import case_transition
+from customers.models import ContactKind, Direction, Language
+from tests.factories import CaseFactory, ContactPointFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def customer():
+    customer = CustomerFactory(consent_service=True, language=Language.ENGLISH)
+    ContactPointFactory(
+        customer=customer,
+        kind=ContactKind.EMAIL,
+        value="kim@example.de",
+        normalised="kim@example.de",
+    )
+    return customer
+
+
+def wait_for_customer(case, agent):
+    return case_transition(
+        case=case,
+        name="wait_for_customer",
+        by=agent,
+        data=TransitionInput(reason="Need the meter reading"),
+    )
+
+
+def test_a_customer_visible_transition_writes_one_outbox_row(customer, agent) -> None:
+    case = CaseFactory(customer=customer, state=CaseState.OPEN)
+    wait_for_customer(case, agent)
+    message = OutboundMessage.objects.get()
+    assert (message.channel, message.recipient) == ("email", "kim@example.de")
+    assert case.reference in message.body
+    assert message.status == OutboundStatus.QUEUED
+
+
+def test_delivery_sends_once_and_records_the_timeline(customer, agent) -> None:
+    case = CaseFactory(customer=customer, state=CaseState.OPEN)
+    wait_for_customer(case, agent)
+    message = OutboundMessage.objects.get()
+    outbound_deliver(pk=message.pk)
+    outbound_deliver(pk=message.pk)  # a retried task
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].extra_headers["X-CPM-Idempotency-Key"] == message.idempotency_key
+    assert mail.outbox[0].extra_headers["Auto-Submitted"] == "auto-generated"
+    message.refresh_from_db()
+    assert message.status == OutboundStatus.SENT
+    assert message.interaction.direction == Direction.OUTBOUND
+    assert message.interaction.case_reference == case.reference
+
+
+def test_no_message_without_consent_or_for_an_invisible_state(agent) -> None:
+    customer = CustomerFactory(consent_service=False)
+    ContactPointFactory(customer=customer, kind=ContactKind.EMAIL, normalised="a@b.de")
+    wait_for_customer(CaseFactory(customer=customer, state=CaseState.OPEN), agent)
+    assert not OutboundMessage.objects.exists()
+    StatusNotice.objects.filter(state=CaseState.WAITING_CUSTOMER).delete()
+    customer.consent_service = True
+    customer.save()
+    wait_for_customer(CaseFactory(customer=customer, state=CaseState.OPEN), agent)
+    assert not OutboundMessage.objects.exists()
+
+
+def test_a_case_type_can_make_a_state_visible(customer, agent) -> None:
+    StatusNotice.objects.filter(state=CaseState.WAITING_CUSTOMER).delete()
+    billing = CaseType.objects.create(name_en="Billing", name_de="Rechnung")
+    StatusNotice.objects.create(case_type=billing, state=CaseState.WAITING_CUSTOMER)
+    wait_for_customer(CaseFactory(customer=customer, state=CaseState.OPEN), agent)
+    assert not OutboundMessage.objects.exists()
+    wait_for_customer(
+        CaseFactory(customer=customer, state=CaseState.OPEN, case_type=billing), agent
+    )
+    assert OutboundMessage.objects.count() == 1
+
+
+def test_a_new_case_from_intake_is_acknowledged_on_the_channel_used(customer) -> None:
+    ContactPointFactory(customer=customer, normalised="+4915100000001")
+    customer.preferred_channel = "email"
+    customer.save()
+    received = inbound_receive(
+        channel="sms", payload={"external_id": "s1", "from": "015100000001", "body": "Hallo"}
+    ).message
+    message = OutboundMessage.objects.get()
+    assert message.idempotency_key == f"case-{received.case_id}-received"
+    assert message.channel == "sms"
+
+
+def test_a_message_that_keeps_failing_ends_in_the_exception_queue(
+    customer, agent, settings
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    wait_for_customer(CaseFactory(customer=customer, state=CaseState.OPEN), agent)
+    message = OutboundMessage.objects.get()
+    for _attempt in range(MAX_ATTEMPTS):
+        outbound_deliver(pk=message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboundStatus.FAILED
+    assert message.attempts == MAX_ATTEMPTS
+    assert ExceptionItem.objects.get(source="outbox").case == message.case
+
+
+@pytest.mark.parametrize(
+    ("now", "held_until"),
+    [
+        ((25, 12, 0), None),
+        ((25, 7, 59), (25, 8, 0)),
+        ((25, 21, 0), (26, 8, 0)),
+        ((25, 23, 30), (26, 8, 0)),
+    ],
+)
+def test_quiet_hours_hold_sms_until_eight(now: tuple, held_until: tuple | None) -> None:
+    def at(day: int, hour: int, minute: int) -> datetime:
+        return datetime(2026, 11, day, hour, minute, tzinfo=BERLIN)
+
+    assert quiet_until(at(*now)) == (at(*held_until) if held_until else None)
