@@ -15,8 +15,8 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils import timezone, translation
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from cases.models import (
@@ -28,6 +28,7 @@ from cases.models import (
     GuidedStepRecord,
     RunStatus,
 )
+from cases.outbox import outbound_queue
 from cases.services import (
     CaseActionError,
     CaseConflict,
@@ -55,7 +56,35 @@ from guidance.selectors import published_version, version_spec
 
 SETTABLE_CASE_FIELDS = {"subject"}
 GUIDED_SOURCE = "guided-process"  # exceptions a process flags; decided on the Decisions page
-MANUAL_ACTIONS = {ActionKind.SEND_MESSAGE, ActionKind.FOLLOW_UP}
+# What a `send_message` action may send: subject and text in the customer's language.
+MESSAGE_TEMPLATES = {
+    "address-changed": (
+        gettext_lazy("Your new address"),
+        gettext_lazy(
+            "Hello %(name)s, we have changed your address as you asked (case %(reference)s)."
+        ),
+    ),
+    "complaint-resolved": (
+        gettext_lazy("Your complaint"),
+        gettext_lazy(
+            "Hello %(name)s, thank you for telling us. We have dealt with your complaint "
+            "(case %(reference)s) and are sorry for the trouble."
+        ),
+    ),
+    "cancellation-confirmed": (
+        gettext_lazy("Your cancellation"),
+        gettext_lazy(
+            "Hello %(name)s, we confirm the cancellation of your contract (case %(reference)s)."
+        ),
+    ),
+    "return-label": (
+        gettext_lazy("Your return"),
+        gettext_lazy(
+            "Hello %(name)s, your return is registered (case %(reference)s); the label "
+            "follows in a separate e-mail."
+        ),
+    ),
+}
 
 
 def address_update(customer: Customer, params: dict[str, Any], by: AbstractBaseUser) -> None:
@@ -344,10 +373,31 @@ def action_execute(run: GuidedRun, kind: str, params: dict[str, Any], by: Abstra
     if kind == ActionKind.UPDATE_CUSTOMER and params.get("target") in CUSTOMER_UPDATES:
         CUSTOMER_UPDATES[params["target"]](case.customer, params, by)
         return "done"
+    if kind == ActionKind.SEND_MESSAGE:
+        return message_send(run, str(params.get("template", "")))
     if kind == ActionKind.SET_CASE_FIELD and params.get("field") in SETTABLE_CASE_FIELDS:
         Case.objects.filter(pk=case.pk).update(subject=str(params.get("value", ""))[:200])
         return "done"
     return "to do by hand"
+
+
+def message_send(run: GuidedRun, template: str) -> str:
+    """Queue a templated message through the outbox, once per run, step and template."""
+    case, customer = run.case, run.case.customer
+    if template not in MESSAGE_TEMPLATES or not customer.consent_service:
+        return "to do by hand"
+    subject, text = MESSAGE_TEMPLATES[template]
+    with translation.override(customer.language):
+        body = str(text) % {"name": customer.name, "reference": case.reference}
+        subject = str(subject)
+    message = outbound_queue(
+        customer=customer,
+        case=case,
+        key=f"run-{run.pk}-{run.current_step}-{template}",
+        subject=subject,
+        body=body,
+    )
+    return "queued" if message is not None else "to do by hand"
 
 
 def manual_task_text(kind: str, params: dict[str, Any]) -> str:

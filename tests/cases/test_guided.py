@@ -247,3 +247,40 @@ def test_supervisor_decides_on_the_decisions_page(agent, supervisor_client) -> N
     assert "Decision recorded" in response.content.decode()
     run.refresh_from_db()
     assert run.status == RunStatus.ACTIVE
+
+
+@pytest.mark.django_db
+def test_send_message_goes_through_the_outbox_once_in_the_customers_language(agent) -> None:
+    from cases.models import OutboundMessage
+    from customers.models import ContactKind
+    from tests.factories import ContactPointFactory
+
+    case = CaseFactory(state=CaseState.OPEN)
+    customer = case.customer
+    customer.consent_service = True
+    customer.save()
+    ContactPointFactory(
+        customer=customer,
+        kind=ContactKind.EMAIL,
+        value="anna@example.de",
+        normalised="anna@example.de",
+    )
+    run = guided.run_start(case=case, version=publish("change-of-address"), by=agent)
+    run = submit(run, agent, identity_confirmed="yes")
+    run = submit(
+        run,
+        agent,
+        street="Hauptstr. 5",
+        postal_code="10115",
+        city="Berlin",
+        moving_date="2026-12-01",
+    )
+    run = submit(run, agent)
+    (message,) = OutboundMessage.objects.filter(case=case)
+    assert message.recipient == "anna@example.de"
+    assert message.subject == "Ihre neue Adresse"  # the customer speaks German
+    assert case.reference in message.body
+    assert not any("address-changed" in task for task in run.manual_tasks)
+    guided.run_step_back(case=case, by=agent, revision=run.revision)
+    run = submit(run, agent)  # the same step again: still one message
+    assert OutboundMessage.objects.filter(case=case).count() == 1
