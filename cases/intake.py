@@ -43,7 +43,7 @@ from cases.models import (
     UsedSignature,
 )
 from cases.outbox import notify_received
-from cases.services import case_create, exception_decide, exception_raise
+from cases.services import case_create, case_note_add, exception_decide, exception_raise
 from customers.models import Customer, Direction
 from customers.selectors import (
     SenderAddress,
@@ -455,4 +455,20 @@ def inbound_reprocess(*, item: ExceptionItem, by: AbstractBaseUser) -> InboundMe
         inbound_process(message=message)
     if message.status == InboundStatus.PROCESSED:
         exception_decide(item=item, by=by, decision=_("Processed again."))
+    return message
+
+
+@transaction.atomic
+def inbound_confirm(*, message: InboundMessage, by: AbstractBaseUser) -> InboundMessage:
+    """An agent confirms that a flagged message belongs to its case; noted on the case."""
+    if InboundMessage.objects.filter(pk=message.pk, needs_confirmation=True).update(
+        needs_confirmation=False
+    ):
+        message.needs_confirmation = False
+        case_note_add(
+            case=message.case,
+            by=by,
+            text=_("Confirmed that the %(channel)s message from %(sender)s belongs to this case.")
+            % {"channel": message.channel, "sender": str(message.payload.get("from") or "?")[:200]},
+        )
     return message

@@ -195,3 +195,11 @@ def case_inbound_messages(*, case: Case, limit: int = 50) -> list[InboundMessage
         .select_related("interaction")
         .order_by("-received_at", "-id")[:limit]
     )
+
+
+def inbound_message_get(*, case: Case, pk: int) -> InboundMessage:
+    """A message of this case (a message of another case is a 404, like a missing one)."""
+    try:
+        return InboundMessage.objects.select_related("case").get(case=case, pk=pk)
+    except InboundMessage.DoesNotExist:
+        raise Http404 from None

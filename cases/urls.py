@@ -31,4 +31,9 @@ urlpatterns = [
     path("<str:reference>/links/add/", views.case_link_add, name="case-link-add"),
     path("<str:reference>/history/", views.case_history, name="case-history"),
     path("<str:reference>/notes/", views.case_note_add, name="case-note-add"),
+    path(
+        "<str:reference>/messages/<int:pk>/confirm/",
+        views.inbound_confirm,
+        name="inbound-confirm",
+    ),
 ]

@@ -149,6 +149,17 @@ def case_note_add(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "cases/partials/case_history.html", history_context(case))
 
 
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def inbound_confirm(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Confirm a message whose sender quoted the reference."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    message = selectors.inbound_message_get(case=case, pk=pk)
+    intake.inbound_confirm(message=message, by=request.user)
+    messages.success(request, _("The message stays on this case; noted in its history."))
+    return redirect(case)
+
+
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
 def case_links(request: HttpRequest, reference: str) -> HttpResponse:

@@ -209,10 +209,24 @@ def test_a_reference_quoted_by_a_stranger_attaches_but_is_flagged(anna) -> None:
 
 def test_the_case_screen_shows_why_a_message_was_attached(anna, agent_client) -> None:
     case = CaseFactory(customer=anna)
-    receive("email", **{"from": "mallory@example.com"}, subject=f"{case.reference}")
+    message = receive("email", **{"from": "mallory@example.com"}, subject=f"{case.reference}")
     page = agent_client.get(case.get_absolute_url()).content.decode()
     assert "reference in the subject" in page
     assert "confirm the sender" in page
+
+    response = agent_client.post(f"/cases/{case.reference}/messages/{message.pk}/confirm/")
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert not message.needs_confirmation
+    assert "mallory@example.com" in case.events.get(kind="note").reason
+    assert "confirm the sender" not in agent_client.get(case.get_absolute_url()).content.decode()
+
+
+def test_a_message_of_another_case_cannot_be_confirmed_through_this_one(anna, agent_client):
+    case, other = CaseFactory(customer=anna), CaseFactory(customer=anna)
+    message = receive("email", **{"from": "mallory@example.com"}, subject=f"{other.reference}")
+    response = agent_client.post(f"/cases/{case.reference}/messages/{message.pk}/confirm/")
+    assert response.status_code == 404
 
 
 def test_customer_journey_email_then_sms_then_call_end_up_in_one_case(client) -> None:

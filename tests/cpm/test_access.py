@@ -148,6 +148,12 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"pk": "999999"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 404, Role.ADMIN: 404},
     ),
+    # No such message on the fixture case: a 404 for everyone who may work cases.
+    "cases:inbound-confirm": (
+        "post",
+        {"reference": "case", "pk": "999999"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
+    ),
     # The intake API: a channel key, never a session, so without one it is 401 for everyone.
     "api:inbound": ("post", {"channel": "email"}, dict.fromkeys(ROLES, 401)),
     "api:openapi-json": ("get", {}, PUBLIC),
