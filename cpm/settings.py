@@ -9,6 +9,7 @@ from csp.constants import NONCE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from cpm.env import (
+    billing_config,
     database_config,
     env_bool,
     env_int,
@@ -168,3 +169,6 @@ LOGGING = {
 }
 
 CPM_CASE_REOPEN_DAYS = env_int("CPM_CASE_REOPEN_DAYS", 14)
+
+# Back-office connector for billing, orders and contracts (customers/connectors/).
+CPM_BILLING = billing_config()

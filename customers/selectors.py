@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from customers import identity
+from customers.connectors import BackOffice, BackOfficeUnavailable, billing_connector
 from customers.models import (
     PHONE_KINDS,
     Address,
@@ -266,3 +267,18 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
             .order_by("-score", "name", "id")[:limit]
         )
     return list(Customer.objects.filter(name__icontains=query).order_by("name", "id")[:limit])
+
+
+def customer_back_office(*, customer: Customer) -> BackOffice:
+    """Billing, orders and contracts from the back office; `unreachable` when it fails.
+
+    The first failure stops the rest: it is the same system, and the panel must answer fast.
+    """
+    connector = billing_connector()
+    try:
+        billing = connector.billing(customer_number=customer.number)
+        orders = connector.orders(customer_number=customer.number)
+        contracts = connector.contracts(customer_number=customer.number)
+    except BackOfficeUnavailable:
+        return BackOffice(unreachable=True)
+    return BackOffice(billing=billing, orders=orders, contracts=contracts)

@@ -19,5 +19,6 @@ urlpatterns = [
     path("<int:pk>/address/", views.address, name="address"),
     path("<int:pk>/address/save/", views.address_save, name="address-save"),
     path("<int:pk>/holdings/", views.holdings, name="holdings"),
+    path("<int:pk>/billing/", views.billing, name="billing"),
     path("<int:pk>/holdings/payment/", views.holding_payment_save, name="holding-payment-save"),
 ]

@@ -21,6 +21,7 @@ from customers.selectors import TimelineKind
 CONTACTS = "customers/partials/contact_points_panel.html"
 ADDRESS = "customers/partials/address_panel.html"
 HOLDINGS = "customers/partials/holdings_panel.html"
+BILLING = "customers/partials/billing_panel.html"
 HANDLE_KINDS = [ContactKind.SOCIAL, ContactKind.MESSENGER]
 INVALID = 400  # like the case screen: invalid input is a 400 with the form and its errors
 
@@ -229,3 +230,13 @@ def holding_payment_save(request: HttpRequest, pk: int) -> HttpResponse:
             request, HOLDINGS, customer, status=INVALID, form=form, editing=holding.pk
         )
     return render_panel(request, HOLDINGS, customer, changed=True)
+
+
+@require_GET
+@permission_required("customers.view_customer", raise_exception=True)
+def billing(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Billing, orders and contracts from the back office,
+    loaded after the page; "not reachable" when the back office is slow or down."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    back_office = selectors.customer_back_office(customer=customer)
+    return render(request, BILLING, {"customer": customer, "back_office": back_office})

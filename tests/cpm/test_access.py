@@ -45,6 +45,7 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     "customers:contact-points": ("get", {"pk": "customer"}, DESK),
     "customers:address": ("get", {"pk": "customer"}, DESK),
     "customers:holdings": ("get", {"pk": "customer"}, DESK),
+    "customers:billing": ("get", {"pk": "customer"}, DESK),
     # Master-data writes: an empty form is refused with 400 by everyone who may edit.
     "customers:contact-point-save": ("post", {"pk": "customer"}, EDIT),
     "customers:contact-point-remove": (
