@@ -232,6 +232,9 @@ def customer_identify(*, query: str) -> Customer | None:
     if iban:
         holding = Holding.objects.filter(iban=iban).select_related("customer").first()
         found = holding.customer if holding else None
+    if found is not None and found.merged_into_id:
+        # The number of a merged record still leads to the person: the customer kept.
+        found = Customer.objects.filter(pk=found.merged_into_id).first() or found
     return found
 
 
@@ -262,11 +265,15 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
             | Q(name__icontains=query)
         )
         return list(
-            Customer.objects.filter(matches)
+            Customer.objects.filter(matches, merged_into__isnull=True)
             .annotate(score=TrigramSimilarity("name", query) + TrigramWordSimilarity(query, "name"))
             .order_by("-score", "name", "id")[:limit]
         )
-    return list(Customer.objects.filter(name__icontains=query).order_by("name", "id")[:limit])
+    return list(
+        Customer.objects.filter(name__icontains=query, merged_into__isnull=True).order_by(
+            "name", "id"
+        )[:limit]
+    )
 
 
 def customer_back_office(*, customer: Customer) -> BackOffice:
