@@ -125,7 +125,7 @@ def snapshot(customer: Customer) -> dict[str, set]:
 
 @pytest.mark.django_db
 def test_merge_moves_everything_and_undo_moves_it_back(pair, supervisor) -> None:
-    anna, dup, case = pair
+    anna, dup, _case = pair
     before = {"anna": snapshot(anna), "dup": snapshot(dup)}
 
     merge = merging.customer_merge(source=dup, target=anna, by=supervisor)
