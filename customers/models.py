@@ -336,11 +336,15 @@ class CustomerChange(models.Model):
 
     @property
     def model_field(self) -> models.Field | None:
+        if self.field in EVENT_FIELDS:
+            return None
         model = CHANGE_MODELS[self.entity]
         try:
-            return model._meta.get_field(self.field)
+            field = model._meta.get_field(self.field)
         except FieldDoesNotExist:
             return None
+        # A reverse relation (`merged_from`) is no column and has no value to show.
+        return field if isinstance(field, models.Field) else None
 
     @property
     def field_label(self) -> str:

@@ -214,6 +214,9 @@ def test_supervisor_merges_and_undoes_in_the_browser_views(pair, supervisor_clie
     )
     assert response.status_code == 302
     assert Case.objects.filter(customer=anna).count() == 1
+    for customer in (anna, dup):  # both timelines show the merge
+        page = supervisor_client.get(customer.get_absolute_url())
+        assert "merged with customer" in page.content.decode()
     merge = anna.merges.get()
     response = supervisor_client.post(reverse("customers:merge-undo", args=[merge.pk]))
     assert response.status_code == 302
