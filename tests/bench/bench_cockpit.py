@@ -58,7 +58,7 @@ def mobile(n: int) -> tuple[str, str]:
 
 
 def interactions_per_customer(rng: random.Random, count: int) -> list[int]:
-    sizes = [max(1, int(rng.lognormvariate(math.log(5), 1.0))) for _ in range(count)]
+    sizes = [max(1, int(rng.lognormvariate(math.log(5.5), 1.0))) for _ in range(count)]
     sizes[0] = LARGEST
     for index in range(1, 1 + max(1, count // 10_000)):
         sizes[index] = LARGE
