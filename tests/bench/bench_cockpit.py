@@ -200,6 +200,22 @@ def query_count(call: Callable[[], object]) -> int:
     return len(queries)
 
 
+def sql_time(call: Callable[[], object]) -> float:
+    """Milliseconds that `call` spends waiting for the database."""
+    spent = []
+
+    def timed_execute(execute: Callable[..., object], sql: str, *args: object) -> object:
+        started = time.perf_counter()
+        try:
+            return execute(sql, *args)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    with connection.execute_wrapper(timed_execute):
+        call()
+    return sum(spent) * 1000
+
+
 def explain(call: Callable[[], object]) -> list[str]:
     """EXPLAIN of every statement that `call` sends, with its real parameters."""
     statements = []
@@ -278,6 +294,12 @@ def test_bench_cockpit_and_search(bench_data, agent_client) -> None:
         f"{large[largest_pk]:,} interactions": query_count(page(largest_pk)),
     }
     print(f"cockpit queries: {counts}")
+    sql_ms = [sql_time(page(pk)) for pk in sample[:200]]
+    sql_ms.sort()
+    print(
+        f"cockpit, time in SQL per page over 200 random customers: "
+        f"p50 {statistics.median(sql_ms):6.2f} ms  p95 {sql_ms[189]:6.2f} ms"
+    )
     assert len(set(counts.values())) == 1, "the query count grew with the history"
 
     picks = [rng.randrange(len(numbers)) for _ in range(ROUNDS)]
