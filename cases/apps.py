@@ -7,3 +7,6 @@ from django.utils.translation import gettext_lazy as _
 class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = _("Cases")
+
+    def ready(self) -> None:
+        from cases import receivers  # noqa: F401 - connects to customers.signals

@@ -112,3 +112,32 @@ def q_cluster_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     else:
         config["orm"] = "default"
     return config
+
+
+def env_float(name: str, default: float, environ: Mapping[str, str] = os.environ) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}") from None
+
+
+def billing_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The back-office (billing) connector: `local` (our database) or `http` (a JSON API)."""
+    kind = environ.get("CPM_BILLING_CONNECTOR", "local").strip().lower() or "local"
+    if kind not in ("local", "http"):
+        raise ImproperlyConfigured(f"CPM_BILLING_CONNECTOR must be local or http; got {kind!r}")
+    url = environ.get("CPM_BILLING_URL", "").strip().rstrip("/")
+    if kind == "http" and not url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured("CPM_BILLING_URL must be an http(s) URL for the http connector")
+    return {
+        "connector": kind,
+        "url": url,
+        "token": environ.get("CPM_BILLING_TOKEN", ""),
+        "timeout": env_float("CPM_BILLING_TIMEOUT", 2.0, environ),
+        "cache_seconds": env_int("CPM_BILLING_CACHE_SECONDS", 60, environ),
+        "breaker_failures": env_int("CPM_BILLING_BREAKER_FAILURES", 3, environ),
+        "breaker_seconds": env_int("CPM_BILLING_BREAKER_SECONDS", 30, environ),
+    }

@@ -36,6 +36,9 @@ AGENT_PERMISSIONS = [
 ]
 SUPERVISOR_PERMISSIONS = [
     *AGENT_PERMISSIONS,
+    "customers.export_customer",
+    "customers.erase_customer",
+    "customers.merge_customer",
     "cases.close_case",
     "cases.cancel_case",
     "cases.handle_escalation",

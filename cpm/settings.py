@@ -9,6 +9,7 @@ from csp.constants import NONCE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from cpm.env import (
+    billing_config,
     database_config,
     env_bool,
     env_int,
@@ -174,3 +175,5 @@ CPM_CASE_REOPEN_DAYS = env_int("CPM_CASE_REOPEN_DAYS", 14)
 # follow-up messages of its customer on any channel.
 CPM_INTAKE_MAX_BYTES = env_int("CPM_INTAKE_MAX_BYTES", 1024 * 1024)
 CPM_INTAKE_THREAD_DAYS = env_int("CPM_INTAKE_THREAD_DAYS", 14)
+# Back-office connector for billing, orders and contracts (customers/connectors/).
+CPM_BILLING = billing_config()

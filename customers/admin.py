@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from customers.models import Address, ContactPoint, Customer, CustomerChange, Holding, Interaction
+from customers.models import (
+    Address,
+    AuditEvent,
+    ContactPoint,
+    Customer,
+    CustomerChange,
+    CustomerMerge,
+    Holding,
+    Interaction,
+)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -61,3 +70,30 @@ class InteractionAdmin(admin.ModelAdmin):
     list_filter = ["channel", "direction"]
     raw_id_fields = ["customer", "agent"]
     readonly_fields = ["customer", "channel", "direction", "occurred_at", "body"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Exports, erasures and merges: read-only, the trail is append-only."""
+
+    list_display = ["action", "customer", "by", "at"]
+    list_filter = ["action"]
+    raw_id_fields = ["customer", "by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(AuditEventAdmin):
+    """Merges are made and undone in the cockpit (`customers:customer-duplicates`)."""
+
+    list_display = ["source", "target", "by", "at", "undone_at"]
+    list_filter = []
+    raw_id_fields = ["source", "target", "by", "undone_by"]

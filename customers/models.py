@@ -79,11 +79,27 @@ class Customer(models.Model):
         _("status"), max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Set by customers.merging.customer_merge: this record lives on in `merged_into`.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    # Set by customers.privacy.customer_erase: the personal data is gone, the records stay.
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["name", "id"]
+        permissions = [
+            ("export_customer", _("Can export all data of a customer")),
+            ("erase_customer", _("Can erase a customer's personal data")),
+            ("merge_customer", _("Can merge duplicate customers")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind=CustomerKind.PERSON) | Q(date_of_birth__isnull=True),
@@ -97,6 +113,8 @@ class Customer(models.Model):
         indexes = [
             # Typo-tolerant name search; created on PostgreSQL only (migration 0002).
             GinIndex(fields=["name"], name="customer_name_trgm", opclasses=["gin_trgm_ops"]),
+            # Duplicate suggestions: people with the same birth date.
+            models.Index(fields=["date_of_birth"], name="customer_birth_date_idx"),
         ]
 
     def __str__(self) -> str:
@@ -318,14 +336,20 @@ class CustomerChange(models.Model):
 
     @property
     def model_field(self) -> models.Field | None:
+        if self.field in EVENT_FIELDS:
+            return None
         model = CHANGE_MODELS[self.entity]
         try:
-            return model._meta.get_field(self.field)
+            field = model._meta.get_field(self.field)
         except FieldDoesNotExist:
             return None
+        # A reverse relation (`merged_from`) is no column and has no value to show.
+        return field if isinstance(field, models.Field) else None
 
     @property
     def field_label(self) -> str:
+        if self.field in EVENT_FIELDS:
+            return str(EVENT_FIELDS[self.field])
         if self.entity == ChangeEntity.CONTACT_POINT and self.detail in ContactKind.values:
             return str(ContactKind(self.detail).label)
         field = self.model_field
@@ -349,6 +373,13 @@ class CustomerChange(models.Model):
     def new_display(self) -> str:
         return self.display(self.new)
 
+
+# Change rows that record an event on the whole customer rather than a field.
+EVENT_FIELDS = {
+    "merged_from": _("merged with customer"),
+    "merge_undone": _("merge undone, customer separated again"),
+    "erased": _("personal data erased on request"),
+}
 
 CHANGE_MODELS: dict[str, type[models.Model]] = {
     ChangeEntity.CUSTOMER: Customer,
@@ -424,3 +455,70 @@ class Sequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.last}"
+
+
+class CustomerMerge(models.Model):
+    """Customer `source` merged into `target`: which rows moved, so that undo moves them back.
+
+    `moved` maps a model label to the primary keys that moved (contact points, addresses,
+    holdings, interactions, changes, and what the receivers of `customer_merging` moved:
+    cases and their events and guided runs), plus what was adjusted on the way (primary
+    flags taken from the source's contact points, the source's current address ended).
+    Only ids and no personal values, so it survives an erasure unchanged.
+    """
+
+    source = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("merged customer")
+    )
+    target = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="merges", verbose_name=_("kept customer")
+    )
+    moved = models.JSONField(_("moved records"), default=dict)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(_("merged"), default=timezone.now)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+
+    def __str__(self) -> str:
+        return f"{self.source_id} -> {self.target_id}"
+
+
+class AuditAction(models.TextChoices):
+    EXPORT = "export", _("data exported")
+    ERASE = "erase", _("personal data erased")
+    MERGE = "merge", _("customers merged")
+    MERGE_UNDO = "merge_undo", _("merge undone")
+
+
+class AuditEvent(models.Model):
+    """Who exported, erased or merged which customer, when: ids and counts, no personal data."""
+
+    action = models.CharField(_("action"), max_length=12, choices=AuditAction.choices)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [models.Index(fields=["customer", "-at"], name="audit_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.customer_id}"

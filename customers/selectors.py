@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -9,12 +10,13 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from customers import identity
+from customers.connectors import BackOffice, BackOfficeUnavailable, billing_connector
 from customers.models import (
     PHONE_KINDS,
     Address,
@@ -231,6 +233,9 @@ def customer_identify(*, query: str) -> Customer | None:
     if iban:
         holding = Holding.objects.filter(iban=iban).select_related("customer").first()
         found = holding.customer if holding else None
+    if found is not None and found.merged_into_id:
+        # The number of a merged record still leads to the person: the customer kept.
+        found = Customer.objects.filter(pk=found.merged_into_id).first() or found
     return found
 
 
@@ -254,18 +259,47 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
         return []
     if connection.vendor == "postgresql":
         # `%` (whole-name similarity) finds a misspelt full name, `<%` (word similarity) a
-        # misspelt part of it; both, and ILIKE, are served by the GIN trigram index.
+        # misspelt part of it; both, and the case-insensitive regular expression, are served
+        # by the GIN trigram index.
         matches = (
             Q(name__trigram_similar=query)
             | Q(name__trigram_word_similar=query)
-            | Q(name__icontains=query)
+            # `~*` rather than icontains: UPPER(name) LIKE cannot use the trigram index.
+            | Q(name__iregex=re.escape(query))
         )
-        return list(
-            Customer.objects.filter(matches)
+        found = (
+            Customer.objects.filter(matches, merged_into__isnull=True)
             .annotate(score=TrigramSimilarity("name", query) + TrigramWordSimilarity(query, "name"))
             .order_by("-score", "name", "id")[:limit]
         )
-    return list(Customer.objects.filter(name__icontains=query).order_by("name", "id")[:limit])
+        # The planner prices trigram matching like a cheap comparison and picks a
+        # sequential scan, which computes the similarity of every name (2.5 s at 100,000
+        # customers, see docs/benchmarks.md) where the index answers in milliseconds.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            customers = list(found)
+            cursor.execute("SET LOCAL enable_seqscan = on")
+        return customers
+    return list(
+        Customer.objects.filter(name__icontains=query, merged_into__isnull=True).order_by(
+            "name", "id"
+        )[:limit]
+    )
+
+
+def customer_back_office(*, customer: Customer) -> BackOffice:
+    """Billing, orders and contracts from the back office; `unreachable` when it fails.
+
+    The first failure stops the rest: it is the same system, and the panel must answer fast.
+    """
+    connector = billing_connector()
+    try:
+        billing = connector.billing(customer_number=customer.number)
+        orders = connector.orders(customer_number=customer.number)
+        contracts = connector.contracts(customer_number=customer.number)
+    except BackOfficeUnavailable:
+        return BackOffice(unreachable=True)
+    return BackOffice(billing=billing, orders=orders, contracts=contracts)
 
 
 @dataclass(frozen=True)

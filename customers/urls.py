@@ -19,5 +19,12 @@ urlpatterns = [
     path("<int:pk>/address/", views.address, name="address"),
     path("<int:pk>/address/save/", views.address_save, name="address-save"),
     path("<int:pk>/holdings/", views.holdings, name="holdings"),
+    path("<int:pk>/billing/", views.billing, name="billing"),
+    path("<int:pk>/export/", views.customer_export, name="customer-export"),
+    path("<int:pk>/export.json", views.customer_export_json, name="customer-export-json"),
+    path("<int:pk>/erase/", views.customer_erase, name="customer-erase"),
+    path("<int:pk>/duplicates/", views.customer_duplicates, name="customer-duplicates"),
+    path("<int:pk>/merge/", views.customer_merge, name="customer-merge"),
+    path("merges/<int:merge_pk>/undo/", views.customer_merge_undo, name="merge-undo"),
     path("<int:pk>/holdings/payment/", views.holding_payment_save, name="holding-payment-save"),
 ]

@@ -6,21 +6,27 @@ answers with the panel and the `customer:changed` event, on which the timeline r
 
 from __future__ import annotations
 
+import json
+
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from customers import selectors, services
+from customers import merging, privacy, selectors, services
 from customers.forms import AddressForm, ContactPointForm, PaymentForm
-from customers.models import Channel, ContactKind, ContactPoint, Customer
+from customers.models import Channel, ContactKind, ContactPoint, Customer, CustomerMerge
 from customers.selectors import TimelineKind
 
 CONTACTS = "customers/partials/contact_points_panel.html"
 ADDRESS = "customers/partials/address_panel.html"
 HOLDINGS = "customers/partials/holdings_panel.html"
+BILLING = "customers/partials/billing_panel.html"
 HANDLE_KINDS = [ContactKind.SOCIAL, ContactKind.MESSENGER]
 INVALID = 400  # like the case screen: invalid input is a 400 with the form and its errors
 
@@ -229,3 +235,104 @@ def holding_payment_save(request: HttpRequest, pk: int) -> HttpResponse:
             request, HOLDINGS, customer, status=INVALID, form=form, editing=holding.pk
         )
     return render_panel(request, HOLDINGS, customer, changed=True)
+
+
+@require_GET
+@permission_required("customers.view_customer", raise_exception=True)
+def billing(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Billing, orders and contracts from the back office,
+    loaded after the page; "not reachable" when the back office is slow or down."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    back_office = selectors.customer_back_office(customer=customer)
+    return render(request, BILLING, {"customer": customer, "back_office": back_office})
+
+
+@require_GET
+@permission_required("customers.export_customer", raise_exception=True)
+def customer_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Everything stored about the customer, readable (audited);
+    with the erasure form."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    data = privacy.customer_export(customer=customer, by=request.user)
+    context = {"customer": customer, "sections": privacy.export_sections(data)}
+    return render(request, "customers/customer_export.html", context)
+
+
+@require_GET
+@permission_required("customers.export_customer", raise_exception=True)
+def customer_export_json(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Everything stored about the customer as a JSON download."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    data = privacy.customer_export(customer=customer, by=request.user)
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{customer.number}.json"'
+    return response
+
+
+@require_POST
+@permission_required("customers.erase_customer", raise_exception=True)
+def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Erase the customer's personal data (confirm: the number)."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    try:
+        privacy.customer_erase(
+            customer=customer, by=request.user, confirm=request.POST.get("confirm", "")
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("customers:customer-export", pk=customer.pk)
+    messages.success(request, _("The customer's personal data has been erased."))
+    return redirect(customer)
+
+
+@require_GET
+@permission_required("customers.merge_customer", raise_exception=True)
+def customer_duplicates(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Likely duplicates to merge into this customer; past merges."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    context = {
+        "customer": customer,
+        "duplicates": merging.customer_duplicates(customer=customer),
+        "merges": merging.customer_merges(customer=customer),
+    }
+    return render(request, "customers/customer_duplicates.html", context)
+
+
+@require_POST
+@permission_required("customers.merge_customer", raise_exception=True)
+def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Merge the posted `source` customer into this one."""
+    target = selectors.access_customer_by_id(user=request.user, pk=pk)
+    source_pk = request.POST.get("source", "")
+    source = selectors.access_customer_by_id(
+        user=request.user, pk=int(source_pk) if source_pk.isdigit() else 0
+    )
+    try:
+        merging.customer_merge(source=source, target=target, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("customers:customer-duplicates", pk=target.pk)
+    messages.success(
+        request, _("%(number)s has been merged into this customer.") % {"number": source.number}
+    )
+    return redirect(target)
+
+
+@require_POST
+@permission_required("customers.merge_customer", raise_exception=True)
+def customer_merge_undo(request: HttpRequest, merge_pk: int) -> HttpResponse:
+    """Roles: supervisor, admin. Undo a merge: everything that moved goes back."""
+    try:
+        merge = CustomerMerge.objects.select_related("source").get(pk=merge_pk)
+    except CustomerMerge.DoesNotExist:
+        raise Http404 from None
+    try:
+        merging.customer_merge_undo(merge=merge, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("customers:customer-duplicates", pk=merge.target_id)
+    messages.success(request, _("The merge has been undone."))
+    return redirect(merge.source)

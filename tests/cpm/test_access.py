@@ -54,6 +54,19 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     "customers:contact-points": ("get", {"pk": "customer"}, DESK),
     "customers:address": ("get", {"pk": "customer"}, DESK),
     "customers:holdings": ("get", {"pk": "customer"}, DESK),
+    "customers:billing": ("get", {"pk": "customer"}, DESK),
+    "customers:customer-export": ("get", {"pk": "customer"}, SUPERVISE),
+    "customers:customer-export-json": ("get", {"pk": "customer"}, SUPERVISE),
+    # Without the customer number as confirmation: back to the export page, nothing erased.
+    "customers:customer-erase": (
+        "post",
+        {"pk": "customer"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    "customers:customer-duplicates": ("get", {"pk": "customer"}, SUPERVISE),
+    # No `source`: a 404 after the permission check.
+    "customers:customer-merge": ("post", {"pk": "customer"}, SUPERVISE_404),
+    "customers:merge-undo": ("post", {"merge_pk": "0"}, SUPERVISE_404),
     # Master-data writes: an empty form is refused with 400 by everyone who may edit.
     "customers:contact-point-save": ("post", {"pk": "customer"}, EDIT),
     "customers:contact-point-remove": (
