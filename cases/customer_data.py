@@ -9,11 +9,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from cases.models import Case, CaseEvent, ExceptionItem, GuidedRun, GuidedStepRecord
+from cases.models import (
+    Case,
+    CaseEvent,
+    ExceptionItem,
+    GuidedRun,
+    GuidedStepRecord,
+    InboundMessage,
+    OutboundMessage,
+)
 from customers.models import Customer
 
 ERASED_TEXT = "—"
-MODELS = [Case, CaseEvent, GuidedRun]
+MODELS = [Case, CaseEvent, GuidedRun, InboundMessage, OutboundMessage]
 
 
 def label(model: type) -> str:
@@ -68,6 +76,22 @@ def customer_cases_anonymise(*, customer: Customer) -> None:
         GuidedStepRecord.objects.filter(pk=record.pk).update(
             answers=blank(record.answers), note="", actions=[]
         )
+    messages_anonymise(customer, case_ids)
+
+
+def messages_anonymise(customer: Customer, case_ids: list[int]) -> None:
+    """The raw inbound payloads and the outbox texts hold addresses and free text.
+
+    The (channel, message id) pair stays, so a redelivered message is still a duplicate.
+    """
+    inbound = InboundMessage.objects.filter(customer=customer) | InboundMessage.objects.filter(
+        case_id__in=case_ids
+    )
+    inbound.update(payload={"erased": True}, error="")
+    outbound = OutboundMessage.objects.filter(customer=customer) | OutboundMessage.objects.filter(
+        case_id__in=case_ids
+    )
+    outbound.update(recipient="", subject=ERASED_TEXT, body=ERASED_TEXT, last_error="")
 
 
 def plain(value: object) -> object:

@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases import guided
+from cases.intake import inbound_receive
 from cases.models import Case, CaseEvent, CaseState, GuidedRun
+from cases.outbox import outbound_queue
 from cases.services import case_note_add
 from customers import merging, privacy, services
 from customers.models import (
@@ -118,6 +120,22 @@ def quenby(agent) -> Customer:
             "moving_date": "2026-12-01",
         },
         revision=run.revision,
+    )
+    # A message through the intake API's service (raw payload kept) and a status message in
+    # the outbox: both hold addresses and free text.
+    customer.consent_service = True
+    customer.save(update_fields=["consent_service"])
+    inbound_receive(
+        channel="email",
+        payload={
+            "external_id": "canary-1",
+            "from": "Quenby.Xylander@example.org",
+            "subject": f"Re: {case.reference}",
+            "body": "Quenby Xylander, Tel. 0151 23456789",
+        },
+    )
+    outbound_queue(
+        customer=customer, case=case, key="canary-out", subject="Hallo Frau Xylander", body="x"
     )
     LogEntry.objects.create(
         user=agent,
