@@ -7,6 +7,7 @@ the agent saw, so two agents on one run end with one winner and a clear message.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -108,29 +109,8 @@ def case_facts(case: Case, answers: dict[str, Any]) -> dict[str, Any]:
     customer = case.customer
     holdings = Holding.objects.filter(customer_id=customer.pk).order_by("start", "id")
     return {
-        "customer": {
-            "number": customer.number,
-            "name": customer.name,
-            "language": customer.language,
-            "kind": customer.kind,
-            "segment": customer.segment,
-            "status": customer.status,
-            "vip": customer.segment == "premium",
-            "preferred_channel": customer.preferred_channel,
-            "service_consent": customer.consent_service,
-            "marketing_consent": customer.consent_marketing,
-            "age": customer_age(customer),
-        },
-        "holdings": [
-            {
-                "product": holding.product,
-                "contract_number": holding.contract_number,
-                "status": holding.status,
-                "monthly_fee": float(holding.monthly_fee),
-                "payment_method": holding.payment_method,
-            }
-            for holding in holdings[:50]
-        ],
+        "customer": customer_facts(customer),
+        "holdings": holdings_facts(holdings[:50]),
         "case": {
             "reference": case.reference,
             "subject": case.subject,
@@ -142,6 +122,35 @@ def case_facts(case: Case, answers: dict[str, Any]) -> dict[str, Any]:
         },
         "answers": answers,
     }
+
+
+def customer_facts(customer: Customer) -> dict[str, Any]:
+    return {
+        "number": customer.number,
+        "name": customer.name,
+        "language": customer.language,
+        "kind": customer.kind,
+        "segment": customer.segment,
+        "status": customer.status,
+        "vip": customer.segment == "premium",
+        "preferred_channel": customer.preferred_channel,
+        "service_consent": customer.consent_service,
+        "marketing_consent": customer.consent_marketing,
+        "age": customer_age(customer),
+    }
+
+
+def holdings_facts(holdings: Iterable[Holding]) -> list[dict[str, Any]]:
+    return [
+        {
+            "product": holding.product,
+            "contract_number": holding.contract_number,
+            "status": holding.status,
+            "monthly_fee": float(holding.monthly_fee),
+            "payment_method": holding.payment_method,
+        }
+        for holding in holdings
+    ]
 
 
 def customer_age(customer: Customer) -> int:

@@ -31,6 +31,9 @@ AGENT_PERMISSIONS = [
     "cases.change_guidedrun",
     "cases.view_team",
     "cases.view_casetype",
+    "cases.view_offeroutcome",
+    "cases.add_offeroutcome",
+    "guidance.view_offer",
 ]
 SUPERVISOR_PERMISSIONS = [
     *AGENT_PERMISSIONS,
@@ -38,6 +41,7 @@ SUPERVISOR_PERMISSIONS = [
     "cases.cancel_case",
     "cases.handle_escalation",
     "cases.decide_guidedrun",
+    "cases.view_offer_report",
 ]
 ADMIN_PERMISSIONS = [
     *SUPERVISOR_PERMISSIONS,
@@ -53,6 +57,9 @@ ADMIN_PERMISSIONS = [
     "cases.add_casetype",
     "cases.change_casetype",
     "cases.delete_casetype",
+    "guidance.add_offer",
+    "guidance.change_offer",
+    "guidance.delete_offer",
     *(
         f"cases.{action}_{model}"
         for model in ("businesscalendar", "workinghours", "slapolicy")

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from guidance.models import Offer
+
+
+@admin.register(Offer)
+class OfferAdmin(admin.ModelAdmin):
+    """The offer catalog; the model's clean() refuses a rule that does not check."""
+
+    list_display = ("key", "kind", "name_en", "value_weight", "control_percent", "active")
+    list_filter = ("kind", "active", "service_recovery")
+    search_fields = ("key", "name_de", "name_en", "product")
+    fieldsets = (
+        (None, {"fields": ("key", "kind", "active", "name_de", "name_en")}),
+        (
+            "Texts",
+            {"fields": ("pitch_de", "pitch_en", "benefit_de", "benefit_en")},
+        ),
+        (
+            "Eligibility and guardrails",
+            {
+                "fields": (
+                    "rule",
+                    "product",
+                    "service_recovery",
+                    "channels",
+                    ("valid_from", "valid_until"),
+                    ("cooldown_days", "cap_count", "cap_days"),
+                )
+            },
+        ),
+        ("Ranking and measurement", {"fields": ("value_weight", "control_percent", "process_key")}),
+    )
