@@ -225,6 +225,17 @@ class ReportRow:
     acceptance_rate: float | None  # accepted / presented
     uplift: Uplift | None  # conversion of the eligible shown minus of the held out
 
+    @property
+    def acceptance_percent(self) -> float | None:
+        return None if self.acceptance_rate is None else self.acceptance_rate * 100
+
+    @property
+    def uplift_points(self) -> tuple[float, float, float] | None:
+        """The uplift and its interval in percentage points."""
+        if self.uplift is None:
+            return None
+        return (self.uplift.difference * 100, self.uplift.low * 100, self.uplift.high * 100)
+
 
 def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
