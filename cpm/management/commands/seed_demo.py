@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from cpm.demo import DEMO_USERS, demo_processes_ensure, demo_users_ensure, seed_demo
+from cpm.demo_offers import demo_offer_history_ensure, demo_offers_ensure
 from cpm.roles import Role
 
 
@@ -31,6 +32,10 @@ class Command(BaseCommand):
         with tqdm(total=customers, unit="customer", disable=None, file=self.stderr) as bar:
             created = seed_demo(customers=customers, agents=agents, progress=bar.update)
         self.stdout.write(f"Demo data ready: {created} customers created, {customers} wanted.")
+        offers = demo_offers_ensure()
+        outcomes = demo_offer_history_ensure()
+        if offers or outcomes:
+            self.stdout.write(f"Demo offers: {len(offers)} created, {outcomes} outcomes recorded.")
         if settings.DEBUG:
             logins = ", ".join(name for name, *_ in DEMO_USERS)
             self.stdout.write(f"Demo logins (password 'demo'): {logins}")
