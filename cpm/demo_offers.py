@@ -18,7 +18,7 @@ from cases.models import OfferOutcome
 from customers.models import Customer
 from guidance.models import DeclineReason, Offer, OfferKind, OfferResult
 from guidance.offers import OfferCard, blank_case, guardrail, held_products, in_control_group
-from guidance.rules import RuleError, evaluate_condition
+from guidance.rules import RuleError, evaluate_prepared_condition, prepare
 
 SEED = 20261125
 HISTORY_CUSTOMERS = 1500
@@ -286,11 +286,12 @@ def demo_offer_history_ensure(*, now: datetime | None = None) -> int:
             "case": blank_case(),
         }
         products = held_products(facts)
+        activation = prepare(facts)
         for offer, card in offers:
             if guardrail(card, facts, [], now=now, channel="", products=products):
                 continue
             try:
-                if card.rule and not evaluate_condition(card.rule, facts):
+                if card.rule and not evaluate_prepared_condition(card.rule, activation):
                     continue
             except RuleError:
                 continue

@@ -23,7 +23,13 @@ from django.utils.translation import gettext as _
 
 from guidance.facts import FACT_SAMPLES
 from guidance.models import Offer, OfferKind, OfferResult
-from guidance.rules import FactSchema, RuleError, check_rule, evaluate_condition
+from guidance.rules import (
+    FactSchema,
+    RuleError,
+    check_rule,
+    evaluate_prepared_condition,
+    prepare,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,15 +212,25 @@ def history_guardrail(offer: OfferCard, past: Sequence[PastOutcome], *, now: dat
     return ""
 
 
-def rule_holds(offer: OfferCard, facts: Mapping[str, Any]) -> bool | None:
-    """The eligibility rule; None when it fails at run time (logged, no personal data)."""
-    if not offer.rule.strip():
+def rule_holds(
+    offer: OfferCard, activation: Mapping[str, Any], known: dict[str, bool | None]
+) -> bool | None:
+    """The eligibility rule; None when it fails at run time (logged, no personal data).
+
+    `known` remembers each rule text's result over these facts: offers sharing a rule
+    are evaluated once.
+    """
+    text = offer.rule.strip()
+    if not text:
         return True
-    try:
-        return evaluate_condition(offer.rule, facts)
-    except RuleError:
+    if text not in known:
+        try:
+            known[text] = evaluate_prepared_condition(text, activation)
+        except RuleError:
+            known[text] = None
+    if known[text] is None:
         logger.warning("Offer %s skipped: its rule failed at run time.", offer.key)
-        return None
+    return known[text]
 
 
 def offers_rank(
@@ -236,11 +252,14 @@ def offers_rank(
     segment = str(facts.get("customer", {}).get("segment", ""))
     ranking = Ranking()
     candidates = []
+    activation: dict[str, Any] | None = None  # made when the first rule needs it
+    known: dict[str, bool | None] = {}
     for offer in offers:
         past = by_offer.get(offer.id, [])
         why = guardrail(offer, facts, past, now=now, channel=channel, products=products)
         if not why:
-            holds = rule_holds(offer, facts)
+            activation = prepare(facts) if activation is None else activation
+            holds = rule_holds(offer, activation, known)
             why = "rule failed" if holds is None else "" if holds else "rule"
         if why:
             ranking.skipped[offer.key] = why
