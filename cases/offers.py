@@ -7,6 +7,8 @@ guided process when the customer accepts.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +38,8 @@ from guidance.offers import (
 )
 from guidance.selectors import published_version
 
-TALLY_SECONDS = 300  # the learned rates move slowly; a few minutes old is fine
+TALLY_SECONDS = 300
+RULES_SECONDS = 600  # the learned rates move slowly; a few minutes old is fine
 HISTORY_LIMIT = 2000
 AGENT_RESULTS = [r for r in OfferResult if r in PRESENTATIONS]
 
@@ -105,15 +108,24 @@ def offers_panel(
     """
     now = now or timezone.now()
     history = customer_history(customer)
+    facts = offer_facts(customer, case)
+    # Rule results keyed by a digest of the facts: only booleans are cached, no personal data.
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+    key = f"cases:offer-rules:{digest}"
+    known = cache.get(key) or {}
+    size = len(known)
     ranking = offers_rank(
         offers=offer_cards(),
-        facts=offer_facts(customer, case),
+        facts=facts,
         customer_id=customer.pk,
         history=history,
         tallies=segment_tallies(customer.segment),
         now=now,
         channel=channel,
+        rule_results=known,
     )
+    if len(known) != size:
+        cache.set(key, known, RULES_SECONDS)
     eligible_noted(customer, ranking, history, now)
     return OffersPanel(customer=customer, case=case, ranking=ranking)
 

@@ -243,8 +243,14 @@ def offers_rank(
     now: datetime,
     channel: str = "",
     limit: int = 3,
+    rule_results: dict[str, bool | None] | None = None,
 ) -> Ranking:
-    """Apply the guardrails and the rules, hold out the control group, rank the rest."""
+    """Apply the guardrails and the rules, hold out the control group, rank the rest.
+
+    `rule_results` (rule text -> result over these same facts) is read and filled in, so a
+    caller may keep it between calls for unchanged facts: CEL over 20 holdings costs
+    milliseconds per rule.
+    """
     by_offer: dict[int, list[PastOutcome]] = {}
     for outcome in history:
         by_offer.setdefault(outcome.offer_id, []).append(outcome)
@@ -253,7 +259,7 @@ def offers_rank(
     ranking = Ranking()
     candidates = []
     activation: dict[str, Any] | None = None  # made when the first rule needs it
-    known: dict[str, bool | None] = {}
+    known = {} if rule_results is None else rule_results
     for offer in offers:
         past = by_offer.get(offer.id, [])
         why = guardrail(offer, facts, past, now=now, channel=channel, products=products)

@@ -116,7 +116,7 @@ def test_bench_offers_for_a_customer_with_20_holdings(agent_client) -> None:
     assert len(ranking.shown) == 3, ranking.skipped
     pure = timed(rank)
     assert pure[2] == 0
-    warm = timed(lambda: offers_panel(customer=customer))
+    warm = timed(lambda: offers_panel(customer=customer))  # rule results and tallies cached
 
     def cold():
         cache.clear()
@@ -132,8 +132,8 @@ def test_bench_offers_for_a_customer_with_20_holdings(agent_client) -> None:
     print("| --- | ---: | ---: | ---: |")
     for name, figures in [
         ("ranking only (pure functions)", pure),
-        ("panel selector, tallies cached", warm),
-        ("panel selector, tallies from the database", cold_figures),
+        ("panel selector, rule results and tallies cached", warm),
+        ("panel selector, nothing cached (first view)", cold_figures),
         ("offers fragment (htmx GET, whole stack)", view),
         ("trivial view /health/", health),
     ]:
