@@ -264,8 +264,9 @@ def offers_rank(
         past = by_offer.get(offer.id, [])
         why = guardrail(offer, facts, past, now=now, channel=channel, products=products)
         if not why:
-            activation = prepare(facts) if activation is None else activation
-            holds = rule_holds(offer, activation, known)
+            if activation is None and offer.rule.strip() not in known:
+                activation = prepare(facts)
+            holds = rule_holds(offer, activation or {}, known)
             why = "rule failed" if holds is None else "" if holds else "rule"
         if why:
             ranking.skipped[offer.key] = why
