@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from guidance.models import Offer
 
@@ -15,11 +16,11 @@ class OfferAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("key", "kind", "active", "name_de", "name_en")}),
         (
-            "Texts",
+            _("Texts"),
             {"fields": ("pitch_de", "pitch_en", "benefit_de", "benefit_en")},
         ),
         (
-            "Eligibility and guardrails",
+            _("Eligibility and guardrails"),
             {
                 "fields": (
                     "rule",
@@ -31,5 +32,8 @@ class OfferAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Ranking and measurement", {"fields": ("value_weight", "control_percent", "process_key")}),
+        (
+            _("Ranking and measurement"),
+            {"fields": ("value_weight", "control_percent", "process_key")},
+        ),
     )
