@@ -18,6 +18,7 @@ from simple_history.models import HistoricalRecords
 
 from cases.sla import BusinessHours, deadline_after, german_holidays
 from customers.models import Customer
+from guidance.models import DeclineReason, OfferResult
 
 
 class CaseState(models.TextChoices):
@@ -1070,3 +1071,41 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.idempotency_key} ({self.status})"
+
+
+class OfferOutcome(models.Model):
+    """What happened when an offer met a customer: eligible (once), presented, the answer.
+
+    `control` marks the customer as held out for this offer (guidance.offers decides it
+    from the ids), so the report can compare the two groups. `segment` is the customer's
+    segment at the time: the ranking learns per offer and segment.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey("guidance.Offer", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="offer_outcomes"
+    )
+    result = models.CharField(_("result"), max_length=10, choices=OfferResult.choices)
+    decline_reason = models.CharField(
+        _("reason"), max_length=20, choices=DeclineReason.choices, blank=True
+    )
+    segment = models.CharField(_("segment"), max_length=10, blank=True)
+    control = models.BooleanField(_("control group"), default=False)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("offer outcome")
+        verbose_name_plural = _("offer outcomes")
+        ordering = ["-at", "-id"]
+        permissions = [("view_offer_report", _("Can see the offers report"))]
+        indexes = [
+            models.Index(fields=["customer", "at"], name="offer_outcome_customer"),
+            models.Index(fields=["offer", "segment", "result"], name="offer_outcome_tally"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} {self.customer_id} {self.result}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cases import views
+from cases import offer_views, views
 
 app_name = "cases"
 
@@ -10,6 +10,13 @@ urlpatterns = [
     path("decisions/", views.decisions, name="decisions"),
     path("decisions/<int:run_id>/", views.decision_make, name="decision-make"),
     path("customer/<int:customer_id>/", views.customer_cases, name="customer-cases"),
+    path("offers/report/", offer_views.offer_report, name="offer-report"),
+    path("offers/<int:customer_id>/", offer_views.customer_offers, name="customer-offers"),
+    path(
+        "offers/<int:customer_id>/outcome/",
+        offer_views.offer_outcome_save,
+        name="offer-outcome-save",
+    ),
     path("next/", views.case_get_next, name="case-get-next"),
     path("escalations/", views.escalation_inbox, name="escalation-inbox"),
     path("lifecycle/", views.case_lifecycle, name="case-lifecycle"),

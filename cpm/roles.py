@@ -33,6 +33,9 @@ AGENT_PERMISSIONS = [
     "cases.view_casetype",
     "cases.view_inboundmessage",
     "cases.view_outboundmessage",
+    "cases.view_offeroutcome",
+    "cases.add_offeroutcome",
+    "guidance.view_offer",
 ]
 SUPERVISOR_PERMISSIONS = [
     *AGENT_PERMISSIONS,
@@ -43,6 +46,7 @@ SUPERVISOR_PERMISSIONS = [
     "cases.cancel_case",
     "cases.handle_escalation",
     "cases.decide_guidedrun",
+    "cases.view_offer_report",
 ]
 # The process editor (guidance.change_processdefinition) and its Django-admin fallback.
 PROCESS_EDITOR_PERMISSIONS = [
@@ -70,6 +74,9 @@ ADMIN_PERMISSIONS = [
     "cases.add_casetype",
     "cases.change_casetype",
     "cases.delete_casetype",
+    "guidance.add_offer",
+    "guidance.change_offer",
+    "guidance.delete_offer",
     *(
         f"cases.{action}_{model}"
         for model in ("businesscalendar", "workinghours", "slapolicy")

@@ -7,7 +7,11 @@ started with, so editing never changes a case already in progress.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -223,3 +227,129 @@ class StepAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step.key}: {self.kind}"
+
+
+class OfferKind(models.TextChoices):
+    SALES = "sales", _("Sales offer")
+    SERVICE = "service", _("Service action")
+
+
+class OfferQuerySet(models.QuerySet["Offer"]):
+    def active(self) -> OfferQuerySet:
+        return self.filter(active=True)
+
+
+class Offer(Bilingual):
+    """A sales offer or a service action the agent may propose, with its guardrails.
+
+    The rule says who is eligible (the facts of guidance/facts.py); the guardrails (consent,
+    complaints, products held, cap, cool-down, control group) are applied by
+    guidance.offers, which ranks what is left.
+    """
+
+    key = models.SlugField(_("key"), max_length=60, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=OfferKind.choices)
+    name_de = models.CharField(_("name (German)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    pitch_de = models.TextField(_("agent pitch (German)"), blank=True, max_length=2000)
+    pitch_en = models.TextField(_("agent pitch (English)"), blank=True, max_length=2000)
+    benefit_de = models.CharField(_("customer benefit (German)"), blank=True, max_length=300)
+    benefit_en = models.CharField(_("customer benefit (English)"), blank=True, max_length=300)
+    rule = models.TextField(
+        _("eligibility rule"),
+        blank=True,
+        max_length=2000,
+        help_text=_("In the rule language, over customer, holdings and case; empty: everyone."),
+    )
+    value_weight = models.DecimalField(
+        _("value weight"), max_digits=8, decimal_places=2, default=Decimal("1.00")
+    )
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    channels = models.JSONField(
+        _("channels"),
+        default=list,
+        blank=True,
+        help_text=_('Channel keys where it may be offered, e.g. ["phone"]; empty: all.'),
+    )
+    cooldown_days = models.PositiveSmallIntegerField(
+        _("cool-down after a decline (days)"), default=30
+    )
+    cap_count = models.PositiveSmallIntegerField(_("presentations at most"), default=3)
+    cap_days = models.PositiveSmallIntegerField(_("per period (days)"), default=90)
+    service_recovery = models.BooleanField(
+        _("service recovery"),
+        default=False,
+        help_text=_("May be offered during a complaint or an escalated case."),
+    )
+    product = models.CharField(
+        _("product sold"),
+        max_length=100,
+        blank=True,
+        help_text=_("Customers who hold this product are not offered it."),
+    )
+    process_key = models.SlugField(_("process to start on acceptance"), max_length=60, blank=True)
+    control_percent = models.PositiveSmallIntegerField(
+        _("control group (%)"),
+        default=0,
+        validators=[MaxValueValidator(50)],
+        help_text=_("Share of eligible customers held out, to measure the uplift."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    objects = OfferQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def clean(self) -> None:
+        from guidance.offers import offer_rule_check
+
+        errors = {}
+        message = offer_rule_check(self.rule)
+        if message:
+            errors["rule"] = message
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            errors["valid_until"] = _("The end lies before the start.")
+        if not isinstance(self.channels, list) or not all(
+            isinstance(c, str) for c in self.channels
+        ):
+            errors["channels"] = _('A list of channel keys, e.g. ["phone", "email"].')
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def name(self) -> str:
+        return self.text("name")
+
+    @property
+    def pitch(self) -> str:
+        return self.text("pitch")
+
+    @property
+    def benefit(self) -> str:
+        return self.text("benefit")
+
+
+class OfferResult(models.TextChoices):
+    """What happened when an offer met a customer; `cases.OfferOutcome` records it."""
+
+    ELIGIBLE = "eligible", _("Eligible")
+    PRESENTED = "presented", _("Presented")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    NOT_NOW = "not_now", _("Not now")
+
+
+class DeclineReason(models.TextChoices):
+    PRICE = "price", _("Too expensive")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+    HAS_ALREADY = "has_already", _("Has it elsewhere")
+    BAD_TIME = "bad_time", _("Bad moment")
+    DISTRUST = "distrust", _("Does not trust it")
+    OTHER = "other", _("Other")

@@ -193,12 +193,21 @@ def to_cel(value: Any) -> Any:
     return celpy.json_to_cel(as_decimals(value))
 
 
+def prepare(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts as CEL values, once, for evaluating many rules over the same facts."""
+    return {name: to_cel(value) for name, value in facts.items()}
+
+
 def evaluate(text: str, facts: Mapping[str, Any]) -> Any:
     """Evaluate a rule over plain facts (dicts, lists, str, int, float, bool, None)."""
+    return evaluate_prepared(text, prepare(facts))
+
+
+def evaluate_prepared(text: str, activation: Mapping[str, Any]) -> Any:
+    """Evaluate a rule over facts already made CEL values by `prepare`."""
     program, _ = compile_rule(text)
-    activation = {name: to_cel(value) for name, value in facts.items()}
     try:
-        result = program.evaluate(activation)
+        result = program.evaluate(dict(activation))
     except celpy.CELEvalError as error:
         raise RuleError(f"The rule failed: {error.args[0] if error.args else error}") from None
     except (RecursionError, MemoryError, OverflowError):
@@ -210,7 +219,14 @@ def evaluate(text: str, facts: Mapping[str, Any]) -> Any:
 
 def evaluate_condition(text: str, facts: Mapping[str, Any]) -> bool:
     """A condition must come out true or false; anything else is an error, not a guess."""
-    result = evaluate(text, facts)
+    return condition_result(evaluate(text, facts))
+
+
+def evaluate_prepared_condition(text: str, activation: Mapping[str, Any]) -> bool:
+    return condition_result(evaluate_prepared(text, activation))
+
+
+def condition_result(result: Any) -> bool:
     if not isinstance(result, celtypes.BoolType):
         raise RuleError(f"The condition gave {result!r}, not true or false.")
     return bool(result)

@@ -21,6 +21,7 @@ from customers.models import (
     Language,
     PaymentMethod,
 )
+from guidance.models import Offer, OfferKind
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -88,3 +89,17 @@ class HoldingFactory(factory.django.DjangoModelFactory):
     start = date(2022, 3, 1)
     monthly_fee = Decimal("29.99")
     payment_method = PaymentMethod.BANK_TRANSFER
+
+
+class OfferFactory(factory.django.DjangoModelFactory):
+    """A service action for everyone by default; give `kind`, `rule` ... for others."""
+
+    class Meta:
+        model = Offer
+
+    key = factory.Sequence(lambda n: f"offer-{n}")
+    kind = OfferKind.SERVICE
+    name_de = factory.Sequence(lambda n: f"Angebot {n}")
+    name_en = factory.Sequence(lambda n: f"Offer {n}")
+    benefit_en = "Saves money"
+    value_weight = Decimal("1.00")

@@ -78,6 +78,14 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     "customers:holding-payment-save": ("post", {"pk": "customer"}, EDIT),
     "cases:customer-cases": ("get", {"customer_id": "customer"}, DESK),
     "cases:case-detail": ("get", {"reference": "case"}, DESK),
+    "cases:customer-offers": ("get", {"customer_id": "customer"}, DESK),
+    # No offer chosen: refused with a message, back to the customer.
+    "cases:offer-outcome-save": (
+        "post",
+        {"customer_id": "customer"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    "cases:offer-report": ("get", {}, SUPERVISE),
     # Agents may open a case; the transition itself is checked per role in test_transitions.
     "cases:case-transition": (
         "post",

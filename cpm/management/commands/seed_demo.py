@@ -11,6 +11,7 @@ from cpm.demo import (
     demo_users_ensure,
     seed_demo,
 )
+from cpm.demo_offers import demo_offer_history_ensure, demo_offers_ensure
 from cpm.roles import Role
 
 
@@ -40,6 +41,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo data ready: {created} customers created, {customers} wanted.")
         if runs:
             self.stdout.write(f"Guided processes started on {runs} demo cases.")
+        offers = demo_offers_ensure()
+        outcomes = demo_offer_history_ensure()
+        if offers or outcomes:
+            self.stdout.write(f"Demo offers: {len(offers)} created, {outcomes} outcomes recorded.")
         if settings.DEBUG:
             logins = ", ".join(name for name, *_ in DEMO_USERS)
             self.stdout.write(f"Demo logins (password 'demo'): {logins}")
