@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from functools import cache
+
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from cpm.roles import Role, user_roles
 
@@ -11,10 +14,15 @@ def csp_nonce(request: HttpRequest) -> dict[str, object]:
 
 
 def roles(request: HttpRequest) -> dict[str, object]:
+    """The user's roles for the top bar, looked up only when a template asks (fragments don't)."""
     user = getattr(request, "user", None)
-    found = user_roles(user) if user is not None else set()
+
+    @cache
+    def found() -> frozenset[Role]:
+        return frozenset(user_roles(user)) if user is not None else frozenset()
+
     return {
-        "is_agent": Role.AGENT in found,
-        "is_supervisor": Role.SUPERVISOR in found,
-        "is_admin": Role.ADMIN in found,
+        "is_agent": SimpleLazyObject(lambda: Role.AGENT in found()),
+        "is_supervisor": SimpleLazyObject(lambda: Role.SUPERVISOR in found()),
+        "is_admin": SimpleLazyObject(lambda: Role.ADMIN in found()),
     }
