@@ -189,7 +189,6 @@ class Batch:
     customers: list[Customer] = field(default_factory=list)
     interactions: list[Interaction] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
-    events: list[CaseEvent] = field(default_factory=list)
     contact_points: list[ContactPoint] = field(default_factory=list)
     addresses: list[Address] = field(default_factory=list)
     holdings: list[Holding] = field(default_factory=list)
