@@ -141,3 +141,17 @@ def billing_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "breaker_failures": env_int("CPM_BILLING_BREAKER_FAILURES", 3, environ),
         "breaker_seconds": env_int("CPM_BILLING_BREAKER_SECONDS", 30, environ),
     }
+
+
+def caches_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Django's cache: shared in Redis when REDIS_URL is set, else per process in memory.
+
+    Cached permission sets (cpm.auth) are dropped everywhere at once only with a shared
+    cache; in memory they live at most PERMISSIONS_TTL seconds in the other processes.
+    """
+    redis_url = environ.get("REDIS_URL", "")
+    if redis_url:
+        backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    else:
+        backend = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {"default": {**backend, "KEY_PREFIX": "cpm"}}

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cpm.env import (
     billing_config,
+    caches_config,
     database_config,
     env_bool,
     env_int,
@@ -92,6 +93,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Permission sets are cached between requests and dropped when roles change (cpm.auth).
+AUTHENTICATION_BACKENDS = ["cpm.auth.CachedPermissionsBackend"]
+CACHES = caches_config()
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -63,10 +63,10 @@ def test_panel_needs_the_same_queries_for_5_or_50_offers(
         OfferFactory(rule=TRANSFER if n % 2 else 'customer.segment == "private"')
     url = reverse("cases:customer-offers", args=[customer.pk])
     agent_client.get(url)  # notes the eligible offers, fills the tally cache
-    # session, user, 2 x permissions, customer; the panel: catalog, the customer's
-    # history, holdings (the segment's tallies come from the cache; a fragment never
-    # looks up the top bar's roles)
-    with django_assert_num_queries(8):
+    # session, user, customer (the permissions come from the cache); the panel: catalog,
+    # the customer's history, holdings (the segment's tallies come from the cache; a
+    # fragment never looks up the top bar's roles)
+    with django_assert_num_queries(6):
         agent_client.get(url)
 
 
