@@ -10,3 +10,7 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from cases import receivers  # noqa: F401 - connects to customers.signals
+        from cases.flags import case_flags
+        from customers.selectors import flag_provider_register
+
+        flag_provider_register(case_flags)

@@ -27,6 +27,16 @@ def permissions_key(user: Any) -> str:
     return f"auth:permissions:{permissions_generation()}:{user.pk}:{user.is_superuser:d}"
 
 
+def user_group_names(user: Any) -> frozenset[str]:
+    """The names of the user's groups (their roles), cached like the permission sets."""
+    key = f"auth:groups:{permissions_generation()}:{user.pk}"
+    names = cache.get(key)
+    if names is None:
+        names = frozenset(user.groups.values_list("name", flat=True))
+        cache.set(key, names, PERMISSIONS_TTL)
+    return names
+
+
 def permissions_forget(**_signal: Any) -> None:
     """A new generation: every cached permission set is stale from now on."""
     cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from cpm.auth import user_group_names
+
 
 class Role(StrEnum):
     AGENT = "Agent"
@@ -101,7 +103,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[Role]:
     if not user.is_authenticated:
         return set()
-    names = {group.name for group in user.groups.all()}
+    names = user_group_names(user)
     roles = {role for role in Role if role.value in names}
     if user.is_superuser:
         roles.add(Role.ADMIN)

