@@ -421,6 +421,15 @@ class Case(ConcurrentTransitionMixin, models.Model):
         return reverse("cases:case-detail", args=[self.reference])
 
     @property
+    def state_label(self) -> str:
+        """`get_state_display` without building the choices' dict again for every row."""
+        return str(CaseState(self.state).label)
+
+    @property
+    def priority_label(self) -> str:
+        return str(Priority(self.priority).label)
+
+    @property
     def sla_status(self) -> str:
         """ "", "paused", "breached", "at-risk" or "ok", for the countdown's colour."""
         if self.resolution_due is None or self.state not in ACTIVE_STATES:

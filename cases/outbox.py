@@ -77,15 +77,14 @@ def notice_route(customer: Customer, used: str = "") -> tuple[str, str] | None:
             .values_list("channel", flat=True)
             .first()
         ) or ""
-    for channel in dict.fromkeys([used, customer.preferred_channel, "email", "sms"]):
-        if channel not in ROUTES:
-            continue
-        contact = (
-            customer.contact_points.active()
-            .filter(kind__in=ROUTES[channel])
-            .order_by("-primary", "id")
-            .first()
-        )
+    wanted = dict.fromkeys([used, customer.preferred_channel, "email", "sms"])
+    channels = [channel for channel in wanted if channel in ROUTES]
+    kinds = {kind for channel in channels for kind in ROUTES[channel]}
+    contacts = list(
+        customer.contact_points.active().filter(kind__in=kinds).order_by("-primary", "id")
+    )
+    for channel in channels:
+        contact = next((c for c in contacts if c.kind in ROUTES[channel]), None)
         if contact is not None:
             return channel, contact.normalised
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,6 +27,7 @@ from cases.models import (
 )
 
 HOME_LIST_SIZE = 50
+QUEUE_PAGE_SIZE = 25
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,68 @@ def team_queue(*, teams: list[Team], limit: int = HOME_LIST_SIZE) -> list[Case]:
         .select_related("customer", "team")
         .queue_order()[:limit]
     )
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    cases: list[Case]
+    next_cursor: str  # "" on the last page
+
+
+def queue_cursor(case: Case) -> str:
+    due = case.resolution_due.isoformat() if case.resolution_due else ""
+    return f"{due}|{case.priority}|{case.created_at.isoformat()}|{case.pk}"
+
+
+QueuePosition = tuple[datetime | None, int, datetime, int]
+
+
+def parse_queue_cursor(cursor: str) -> QueuePosition | None:
+    """The queue position after which the next page starts; None for a bad cursor."""
+    parts = cursor.split("|")
+    if len(parts) != 4:
+        return None
+    due, priority, created, pk = parts
+    try:
+        return (
+            datetime.fromisoformat(due) if due else None,
+            int(priority),
+            datetime.fromisoformat(created),
+            int(pk),
+        )
+    except ValueError:
+        return None
+
+
+def after_queue_position(position: QueuePosition | None) -> Q:
+    """Cases that come after the position in queue order (due nulls last, priority, age)."""
+    if position is None:
+        return Q()
+    due, priority, created, pk = position
+    later = (
+        Q(priority__gt=priority)
+        | Q(priority=priority, created_at__gt=created)
+        | Q(priority=priority, created_at=created, pk__gt=pk)
+    )
+    if due is None:
+        return Q(resolution_due__isnull=True) & later
+    same_due = Q(resolution_due=due) & later
+    return Q(resolution_due__gt=due) | same_due | Q(resolution_due__isnull=True)
+
+
+def team_queue_page(
+    *, teams: list[Team], cursor: str = "", size: int = QUEUE_PAGE_SIZE
+) -> QueuePage:
+    """One page of the teams' queue, by keyset: no OFFSET and no COUNT over the queue."""
+    rows = list(
+        Case.objects.filter(team__in=teams, assignee__isnull=True, state__in=QUEUE_STATES)
+        .filter(after_queue_position(parse_queue_cursor(cursor) if cursor else None))
+        .select_related("customer", "team")
+        .queue_order()[: size + 1]
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    return QueuePage(cases=rows, next_cursor=queue_cursor(rows[-1]) if more else "")
 
 
 def escalation_inbox(*, limit: int = 100) -> list[Case]:

@@ -18,6 +18,7 @@ urlpatterns = [
         name="offer-outcome-save",
     ),
     path("next/", views.case_get_next, name="case-get-next"),
+    path("queue/", views.team_queue, name="team-queue"),
     path("escalations/", views.escalation_inbox, name="escalation-inbox"),
     path("lifecycle/", views.case_lifecycle, name="case-lifecycle"),
     path("exceptions/<int:pk>/decide/", views.exception_decide, name="exception-decide"),

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -20,13 +23,36 @@ from customers.selectors import access_customer_by_id
 def agent_home(request: HttpRequest) -> HttpResponse:
     """Roles: agent, supervisor, admin. My cases and my teams' queue (or all open cases)."""
     teams = selectors.user_teams(user=request.user)
+    queue = selectors.team_queue_page(teams=teams) if teams else selectors.QueuePage([], "")
     context = {
         "my_cases": selectors.my_cases(user=request.user),
         "teams": teams,
-        "queue": selectors.team_queue(teams=teams) if teams else [],
+        "queue": queue.cases,
+        "queue_next_url": queue_next_url(queue),
         "open_cases": [] if teams else selectors.open_cases(),
     }
     return render(request, "cases/home.html", context)
+
+
+def queue_next_url(page: selectors.QueuePage) -> str:
+    if not page.next_cursor:
+        return ""
+    return f"{reverse('cases:team-queue')}?{urlencode({'cursor': page.next_cursor})}"
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required("cases.view_case", raise_exception=True)
+def team_queue(request: HttpRequest) -> HttpResponse:
+    """Roles: agent, supervisor, admin. My teams' queue, a page at a time (keyset)."""
+    teams = selectors.user_teams(user=request.user)
+    cursor = request.GET.get("cursor", "")[:200]
+    if cursor and selectors.parse_queue_cursor(cursor) is None:
+        return HttpResponseBadRequest(_("This queue position is not valid."))
+    page = selectors.team_queue_page(teams=teams, cursor=cursor)
+    context = {"teams": teams, "cases": page.cases, "next_url": queue_next_url(page)}
+    template = "cases/partials/case_rows.html" if request.htmx else "cases/queue.html"
+    return render(request, template, context)
 
 
 @require_POST

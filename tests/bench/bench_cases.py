@@ -3,9 +3,11 @@
 Runs against a real PostgreSQL database (not a test database), filling it once:
 
     createdb -h 127.0.0.1 -U postgres cpm_bench
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/cpm_bench DEBUG=1
-    .venv/bin/python manage.py migrate
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/cpm_bench
+    DEBUG=1 .venv/bin/python manage.py migrate
     CPM_BENCH_CASES=2000000 .venv/bin/python tests/bench/bench_cases.py
+
+It runs with DEBUG off, as production does (DEBUG on records every query in memory).
 
 It prints its figures and asserts only correctness (one winner, no case handed out
 twice), never a time.
@@ -23,10 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cpm.settings")
-os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("CPM_PLAIN_STATIC", "1")
+for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    os.environ.setdefault(name, "0")  # the test client talks plain HTTP
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
@@ -113,7 +119,12 @@ def role_groups(role: Role):
 
 
 def bench_transitions(agent: User, rounds: int = 1000) -> None:
-    cases = list(Case.objects.filter(state=CaseState.OPEN, assignee__isnull=True)[:rounds])
+    # Loaded as the case screen loads them (selectors.access_case_by_reference).
+    cases = list(
+        Case.objects.filter(state=CaseState.OPEN, assignee__isnull=True).select_related(
+            "customer", "assignee", "team", "case_type", "escalated_by"
+        )[:rounds]
+    )
     timings = []
     started = time.perf_counter()
     for case in cases:
@@ -127,6 +138,46 @@ def bench_transitions(agent: User, rounds: int = 1000) -> None:
     )
     for case in cases:
         case_transition(case=case, name="resume", by=agent)
+
+
+def bench_transitions_concurrent(agents: list[User], per_agent: int = 150) -> None:
+    """Each agent (a thread with its own connection) moves its own cases: the throughput."""
+    cases = list(
+        Case.objects.filter(state=CaseState.OPEN, assignee__isnull=True).values_list(
+            "pk", flat=True
+        )[1000 : 1000 + per_agent * len(agents)]
+    )
+    timings: list[float] = []
+    lock = threading.Lock()
+
+    def work(agent: User, pks: list[int]) -> None:
+        close_old_connections()
+        mine = []
+        for case in Case.objects.filter(pk__in=pks).select_related("customer", "case_type"):
+            mine.append(
+                timed(lambda c=case: case_transition(case=c, name="wait_for_customer", by=agent))
+            )
+        with lock:
+            timings.extend(mine)
+        for case in Case.objects.filter(pk__in=pks):
+            case_transition(case=case, name="resume", by=agent)
+        connection.close()
+
+    chunks = [cases[n :: len(agents)] for n in range(len(agents))]
+    threads = [
+        threading.Thread(target=work, args=pair) for pair in zip(agents, chunks, strict=True)
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    # The clock ran over the transitions and their way back: twice the count.
+    print(
+        f"transitions, {len(agents)} threads  {percentiles(timings)}  "
+        f"{2 * len(cases) / elapsed:.0f} per second in all"
+    )
 
 
 def bench_one_winner(agent: User) -> None:
@@ -224,6 +275,7 @@ def main() -> None:
     print(f"database: {connection.vendor}, {total:,} cases")
     bench_queue_page(agents[0], team)
     bench_transitions(agents[0])
+    bench_transitions_concurrent(agents)
     bench_one_winner(agents[0])
     bench_get_next(agents)
     bench_sla_check()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 from datetime import timedelta
 
@@ -11,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Case, CaseEvent, CaseState, CaseType, Priority, Team
-from cases.selectors import team_queue
+from cases.selectors import QUEUE_PAGE_SIZE, team_queue, team_queue_page
 from cases.services import CaseActionError, case_assign, case_create, case_get_next
 from cpm.roles import Role
 from tests.conftest import user_with_role
@@ -226,3 +228,59 @@ def test_only_supervisors_reassign_an_escalated_case(agent, supervisor) -> None:
     case_assign(case=case, by=supervisor, team=None, assignee=supervisor, note="I take it")
     case.refresh_from_db()
     assert (case.state, case.assignee) == (CaseState.ESCALATED, supervisor)
+
+
+def queue_mix(team: Team, count: int) -> list[Case]:
+    """Cases with every ordering key in play: due or not, equal dues, priorities, ages."""
+    now = timezone.now()
+    made = []
+    for n in range(count):
+        due = None if n % 4 == 0 else now + timedelta(hours=n % 5)
+        made.append(
+            CaseFactory(
+                team=team,
+                state=CaseState.OPEN,
+                resolution_due=due,
+                priority=1 + n % 3,
+                created_at=now - timedelta(minutes=n % 7),
+            )
+        )
+    return made
+
+
+@pytest.mark.django_db
+def test_the_queue_pages_by_keyset_and_every_case_shows_exactly_once(agent) -> None:
+    team = team_with(agent)
+    queue_mix(team, 61)
+    everything = [case.pk for case in team_queue(teams=[team], limit=1000)]
+    seen, cursor = [], ""
+    while True:
+        page = team_queue_page(teams=[team], cursor=cursor, size=10)
+        seen += [case.pk for case in page.cases]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert len(everything) == 61
+    assert seen == everything
+
+
+@pytest.mark.django_db
+def test_home_shows_the_first_page_and_loads_more_rows_with_htmx(agent, agent_client) -> None:
+    team = team_with(agent)
+    queue_mix(team, QUEUE_PAGE_SIZE + 5)
+    home = agent_client.get(reverse("home")).content.decode()
+    assert home.count('class="mono"><a href="/cases/') == QUEUE_PAGE_SIZE
+    more = re.search(r'hx-get="([^"]+)"[^>]*>More cases', home).group(1)
+    rows = agent_client.get(html.unescape(more), **HTMX)
+    assert rows.status_code == 200
+    assert rows.content.decode().count("<tr>") == 5
+    assert "More cases" not in rows.content.decode()
+    page = agent_client.get(html.unescape(more))  # without htmx: a whole page
+    assert "<html" in page.content.decode() and page.content.decode().count("<tr>") == 6
+
+
+@pytest.mark.django_db
+def test_a_forged_queue_position_is_refused(agent_client) -> None:
+    response = agent_client.get(reverse("cases:team-queue"), {"cursor": "x|y|z|w"})
+    assert response.status_code == 400
+    assert "not valid" in response.content.decode()

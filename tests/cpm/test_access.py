@@ -117,6 +117,7 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {},
         {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
     ),
+    "cases:team-queue": ("get", {}, DESK),
     "cases:escalation-inbox": (
         "get",
         {},
