@@ -158,7 +158,8 @@ def backend_send(message: OutboundMessage) -> None:
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.recipient],
             headers={
-                "Auto-Submitted": "auto-generated",
+                # An agent's reply is written by a person (RFC 3834): no Auto-Submitted.
+                **({} if message.by_id else {"Auto-Submitted": "auto-generated"}),
                 "X-CPM-Idempotency-Key": message.idempotency_key,
             },
         ).send()
@@ -190,7 +191,8 @@ def outbound_deliver(*, pk: int) -> OutboundMessage:
         message.status = OutboundStatus.SENT
         message.sent_at = now
         message.attempts += 1
-        message.interaction = interaction_record(
+        # An agent's reply is on the timeline since it was written; a notification from now.
+        message.interaction = message.interaction or interaction_record(
             customer=message.customer,
             channel=message.channel,
             direction=Direction.OUTBOUND,
