@@ -29,9 +29,8 @@ TOKEN = "0123456789abcdef0123456789abcdef"
 @pytest.fixture
 def customer():
     customer = CustomerFactory(consent_service=True, language=Language.ENGLISH, name="Kim Lee")
-    ContactPointFactory(
-        customer=customer, kind=ContactKind.EMAIL, value="kim@example.de", normalised="kim@example.de"
-    )
+    email = "kim@example.de"
+    ContactPointFactory(customer=customer, kind=ContactKind.EMAIL, value=email, normalised=email)
     ContactPointFactory(customer=customer, value="0151 1234567", normalised="+491511234567")
     return customer
 
