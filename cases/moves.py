@@ -56,7 +56,11 @@ def move_target_check(*, message: InboundMessage, target: Case) -> None:
 
 def message_locked(*, message: InboundMessage, on_case: Case) -> InboundMessage:
     """The message row locked, refused when it left `on_case` meanwhile."""
-    locked = InboundMessage.objects.select_for_update().select_related("case").get(pk=message.pk)
+    locked = (
+        InboundMessage.objects.select_for_update(of=("self",))
+        .select_related("case")
+        .get(pk=message.pk)
+    )
     if locked.case_id != on_case.pk:
         raise CaseConflict(
             _("This message was moved meanwhile; it is no longer on case %(ref)s.")
@@ -148,7 +152,7 @@ def message_move(
 def message_move_undo(*, move: MessageMove, by: AbstractBaseUser) -> MessageMove:
     """Put the message of `move` back on the case it came from."""
     move = (
-        MessageMove.objects.select_for_update()
+        MessageMove.objects.select_for_update(of=("self",))
         .select_related("from_case", "to_case")
         .get(pk=move.pk)
     )

@@ -146,7 +146,9 @@ def reply_send(
     """Queue the agent's reply; refuses with a message for the agent and saves nothing."""
     body = body.replace("\x00", "").replace("\r\n", "\n").strip()
     subject = " ".join(subject.replace("\x00", "").split())
-    current = Case.objects.select_for_update().select_related("customer").get(pk=case.pk)
+    current = (
+        Case.objects.select_for_update(of=("self",)).select_related("customer").get(pk=case.pk)
+    )
     if expected_state and current.state != expected_state:
         raise CaseConflict(
             _("This case changed meanwhile: it is now %(state)s. Check it, then send again.")
