@@ -486,7 +486,13 @@ def case_reply_send(request: HttpRequest, reference: str) -> HttpResponse:
         return redirect(case)
     context = reply_form_context(request, case, sent=True)
     response = render(request, "cases/partials/case_reply_form.html", context)
-    return trigger_client_event(response, "case:changed", {"reference": case.reference})
+    return changed(response, case)
+
+
+def changed(response: HttpResponse, case: Case) -> HttpResponse:
+    """The case's panels and the customer's timeline (a new or re-filed contact) reload."""
+    trigger_client_event(response, "case:changed", {"reference": case.reference})
+    return trigger_client_event(response, "customer:changed", {"customer": case.customer_id})
 
 
 @require_GET
@@ -508,9 +514,7 @@ def render_messages(
 ) -> HttpResponse:
     context = messages_context(case, **extra)
     response = render(request, "cases/partials/case_messages.html", context, status=status)
-    if status == 200:
-        trigger_client_event(response, "case:changed", {"reference": case.reference})
-    return response
+    return changed(response, case) if status == 200 else response
 
 
 @require_GET

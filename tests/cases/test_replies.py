@@ -141,6 +141,7 @@ def test_sending_queues_one_message_with_its_interaction_and_event(agent, agent_
     response = send(agent_client, case, body="Dear Kim,\r\nwe fixed it.", subject="Fixed")
     assert response.status_code == 200
     assert "case:changed" in response["HX-Trigger"]
+    assert "customer:changed" in response["HX-Trigger"]  # the timeline shows the reply
     message = OutboundMessage.objects.get()
     assert (message.channel, message.recipient, message.status) == (
         "email",
@@ -245,3 +246,28 @@ def test_the_case_page_loads_the_reply_panels_lazily(agent_client, case) -> None
     html = agent_client.get(case.get_absolute_url()).content.decode()
     assert reverse("cases:case-reply-form", args=[case.reference]) in html
     assert reverse("cases:case-replies", args=[case.reference]) in html
+
+
+def test_admin_refuses_a_template_with_template_code(admin_client) -> None:
+    url = reverse("admin:cases_replytemplate_add")
+    data = {
+        "name": "Sneaky",
+        "position": 1,
+        "active": "on",
+        "body_de": "{{ request.user.password }}",
+        "body_en": "{customer_name.__init__.__globals__}",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "Unknown placeholder" in response.content.decode()
+    assert not ReplyTemplate.objects.exists()
+
+
+def test_the_demo_reply_templates_are_valid_and_seeded_once() -> None:
+    from cpm.demo import demo_reply_templates_ensure
+
+    assert demo_reply_templates_ensure() == 3
+    assert demo_reply_templates_ensure() == 0
+    for template in ReplyTemplate.objects.all():
+        template.full_clean()
+        assert "{case_reference}" in template.body_de + template.body_en
