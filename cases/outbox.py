@@ -10,6 +10,9 @@ idempotency key (the `X-CPM-Idempotency-Key` header), which a gateway uses to dr
 repeat. E-mail goes through Django's e-mail backend; the other channels through the log
 backend (a gateway backend is still to come). A message that fails for good lands in the
 exception queue.
+
+Agents' replies (`cases.replies`) use the same outbox and task: their row is written with
+the outbound interaction already on the timeline, so delivery only marks it sent.
 """
 
 from __future__ import annotations
