@@ -16,7 +16,9 @@ from cases.models import (
     ChannelKey,
     InboundMessage,
     IntakeRule,
+    MessageMove,
     OutboundMessage,
+    ReplyTemplate,
     SlaPolicy,
     StatusNotice,
     Team,
@@ -197,4 +199,40 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     def has_change_permission(
         self, request: HttpRequest, obj: OutboundMessage | None = None
     ) -> bool:
+        return False
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    """Texts agents start replies from; placeholders are checked on save (model `clean`)."""
+
+    list_display = ["name", "position", "active", "subject_de", "subject_en"]
+    list_editable = ["position", "active"]
+    list_filter = ["active"]
+    search_fields = ["name", "subject_de", "subject_en"]
+    fieldsets = [
+        (None, {"fields": ["name", "position", "active"]}),
+        (
+            gettext_lazy("Texts"),
+            {
+                "fields": ["subject_de", "body_de", "subject_en", "body_en"],
+                "description": gettext_lazy(
+                    "Placeholders: {customer_name}, {case_reference}, {next_step}."
+                ),
+            },
+        ),
+    ]
+
+
+@admin.register(MessageMove)
+class MessageMoveAdmin(admin.ModelAdmin):
+    """Who moved which message where (read-only: moves happen on the case screen)."""
+
+    list_display = ["message", "from_case", "to_case", "by", "at", "undone_at"]
+    raw_id_fields = ["message", "from_case", "to_case"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -43,6 +43,7 @@ from cases.models import (
     UsedSignature,
 )
 from cases.outbox import notify_received
+from cases.quotes import quoted_history_trim
 from cases.services import case_create, case_note_add, exception_decide, exception_raise
 from customers.models import Customer, Direction
 from customers.selectors import (
@@ -195,6 +196,9 @@ class Message:
     case_ref: str
     replies_to: tuple[str, ...]
     network: str
+    # The text as delivered, quoted history included (`body` is without it for e-mail):
+    # a case reference in the quote still finds the case.
+    full_body: str = ""
 
     @property
     def text(self) -> str:
@@ -216,11 +220,13 @@ def message_from_payload(channel: str, payload: dict) -> Message:
     if sent_at is not None and timezone.is_naive(sent_at):
         sent_at = timezone.make_aware(sent_at, UTC)
     ids = tuple(i.strip("<>") for i in fields["in_reply_to"].split() if i.strip("<>"))
+    body = quoted_history_trim(fields["body"]) if channel == "email" else fields["body"]
     return Message(
         channel=channel,
         sender=fields["from"],
         subject=" ".join(fields["subject"].split())[:300],
-        body=fields["body"],
+        body=body,
+        full_body=fields["body"],
         sent_at=sent_at,
         customer_ref=str(payload.get("customer_ref") or ""),
         case_ref=str(payload.get("case_ref") or ""),
@@ -277,7 +283,7 @@ def case_by_reference(message: Message) -> tuple[Case | None, str]:
     sources = [
         (message.case_ref, AttachReason.CASE_REF),
         (message.subject, AttachReason.REF_SUBJECT),
-        (message.body, AttachReason.REF_TEXT),
+        (message.full_body or message.body, AttachReason.REF_TEXT),
     ]
     for text, reason in sources:
         references = {m.upper() for m in CASE_REFERENCE.findall(text[:20_000])}

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from cases.placeholders import PLACEHOLDERS, placeholder_problems
 from cases.sla import BusinessHours, deadline_after, german_holidays
 from customers.models import Customer
 from guidance.models import DeclineReason, OfferResult
@@ -608,6 +609,9 @@ class CaseEventKind(models.TextChoices):
     ASSIGNED = "assigned", _("Assigned")
     SLA = "sla", _("SLA clock")
     EXCEPTION = "exception", _("Exception")
+    REPLY = "reply", _("Reply to the customer")
+    MOVED_IN = "moved_in", _("Message moved here")
+    MOVED_OUT = "moved_out", _("Message moved away")
 
 
 class SlaChange(models.TextChoices):
@@ -973,6 +977,11 @@ class InboundMessage(models.Model):
     exception = models.ForeignKey(
         ExceptionItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The move that put the message on its current case (None: intake put it there), so the
+    # case screen says "moved here by ... from ..." and offers Undo without another query.
+    last_move = models.ForeignKey(
+        "MessageMove", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("inbound message")
@@ -1072,6 +1081,10 @@ class OutboundMessage(models.Model):
     interaction = models.ForeignKey(
         "customers.Interaction", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # An agent's reply (None: an automatic notification).
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("outbound message")
@@ -1080,6 +1093,81 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.idempotency_key} ({self.status})"
+
+
+class ReplyTemplate(models.Model):
+    """A text an agent starts a reply from, in German and English, edited in Django admin.
+
+    Placeholders are `{customer_name}`, `{case_reference}` and `{next_step}` only
+    (`cases.placeholders`): admins write text, never template code.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=100)
+    active = models.BooleanField(_("active"), default=True)
+    subject_de = models.CharField(_("subject (German)"), max_length=300, blank=True)
+    subject_en = models.CharField(_("subject (English)"), max_length=300, blank=True)
+    body_de = models.TextField(_("text (German)"), max_length=5000)
+    body_en = models.TextField(_("text (English)"), max_length=5000)
+
+    class Meta:
+        verbose_name = _("reply template")
+        verbose_name_plural = _("reply templates")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        for field in ("subject_de", "subject_en", "body_de", "body_en"):
+            problems = placeholder_problems(getattr(self, field))
+            if problems:
+                errors[field] = _("Unknown placeholder %(found)s; allowed are %(allowed)s.") % {
+                    "found": ", ".join(problems),
+                    "allowed": ", ".join(f"{{{name}}}" for name in PLACEHOLDERS),
+                }
+        if errors:
+            raise ValidationError(errors)
+
+    def texts(self, language: str) -> tuple[str, str]:
+        """Subject and text in `language` (German or English)."""
+        if language == "en":
+            return self.subject_en, self.body_en
+        return self.subject_de, self.body_de
+
+
+class MessageMove(models.Model):
+    """An inbound message moved by an agent from one case to another; undone at most once.
+
+    Both cases get an event; the message's `last_move` points here while it stays moved.
+    """
+
+    message = models.ForeignKey(InboundMessage, on_delete=models.CASCADE, related_name="moves")
+    from_case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    to_case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    # Moved out into a case the move itself opened.
+    new_case = models.BooleanField(default=False)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("message move")
+        verbose_name_plural = _("message moves")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(from_case=models.F("to_case")), name="messagemove_not_same_case"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.from_case_id} -> {self.to_case_id}"
 
 
 class OfferOutcome(models.Model):

@@ -10,6 +10,9 @@ idempotency key (the `X-CPM-Idempotency-Key` header), which a gateway uses to dr
 repeat. E-mail goes through Django's e-mail backend; the other channels through the log
 backend (a gateway backend is still to come). A message that fails for good lands in the
 exception queue.
+
+Agents' replies (`cases.replies`) use the same outbox and task: their row is written with
+the outbound interaction already on the timeline, so delivery only marks it sent.
 """
 
 from __future__ import annotations
@@ -157,7 +160,8 @@ def backend_send(message: OutboundMessage) -> None:
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.recipient],
             headers={
-                "Auto-Submitted": "auto-generated",
+                # An agent's reply is written by a person (RFC 3834): no Auto-Submitted.
+                **({} if message.by_id else {"Auto-Submitted": "auto-generated"}),
                 "X-CPM-Idempotency-Key": message.idempotency_key,
             },
         ).send()
@@ -189,7 +193,8 @@ def outbound_deliver(*, pk: int) -> OutboundMessage:
         message.status = OutboundStatus.SENT
         message.sent_at = now
         message.attempts += 1
-        message.interaction = interaction_record(
+        # An agent's reply is on the timeline since it was written; a notification from now.
+        message.interaction = message.interaction or interaction_record(
             customer=message.customer,
             channel=message.channel,
             direction=Direction.OUTBOUND,

@@ -22,6 +22,8 @@ from cases.models import (
     CaseState,
     ExceptionItem,
     InboundMessage,
+    MessageMove,
+    ReplyTemplate,
     Team,
     reopen_window_open,
 )
@@ -256,7 +258,7 @@ def case_inbound_messages(*, case: Case, limit: int = 50) -> list[InboundMessage
     """The messages intake attached to the case, newest first, with why each was attached."""
     return list(
         InboundMessage.objects.filter(case=case)
-        .select_related("interaction")
+        .select_related("interaction", "last_move__from_case", "last_move__by")
         .order_by("-received_at", "-id")[:limit]
     )
 
@@ -267,3 +269,20 @@ def inbound_message_get(*, case: Case, pk: int) -> InboundMessage:
         return InboundMessage.objects.select_related("case").get(case=case, pk=pk)
     except InboundMessage.DoesNotExist:
         raise Http404 from None
+
+
+def message_move_get(*, case: Case, pk: int) -> MessageMove:
+    """A move from or to this case (any other is a 404, like a missing one)."""
+    try:
+        return MessageMove.objects.select_related("from_case", "to_case", "message").get(
+            Q(from_case=case) | Q(to_case=case), pk=pk
+        )
+    except MessageMove.DoesNotExist:
+        raise Http404 from None
+
+
+def reply_template_get(*, pk: str) -> ReplyTemplate | None:
+    """An active reply template by its id as typed (None when empty, bad or inactive)."""
+    if not pk.isdigit():
+        return None
+    return ReplyTemplate.objects.filter(pk=int(pk), active=True).first()

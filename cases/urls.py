@@ -39,6 +39,12 @@ urlpatterns = [
     path("<str:reference>/links/add/", views.case_link_add, name="case-link-add"),
     path("<str:reference>/history/", views.case_history, name="case-history"),
     path("<str:reference>/notes/", views.case_note_add, name="case-note-add"),
+    path("<str:reference>/reply/", views.case_reply_form, name="case-reply-form"),
+    path("<str:reference>/reply/send/", views.case_reply_send, name="case-reply-send"),
+    path("<str:reference>/replies/", views.case_replies, name="case-replies"),
+    path("<str:reference>/messages/", views.case_messages, name="case-messages"),
+    path("<str:reference>/messages/<int:pk>/move/", views.inbound_move, name="inbound-move"),
+    path("<str:reference>/moves/<int:pk>/undo/", views.inbound_move_undo, name="inbound-move-undo"),
     path(
         "<str:reference>/messages/<int:pk>/confirm/",
         views.inbound_confirm,

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from cases import guided, intake, lifecycle, selectors, services
+from cases import guided, intake, lifecycle, moves, replies, selectors, services
 from cases.forms import AssignForm, DecisionForm, NoteForm, TransitionForm
 from cases.models import Case, CaseState, GuidedRun
 from customers.selectors import access_customer_by_id
@@ -445,3 +445,157 @@ def decision_make(request: HttpRequest, run_id: int) -> HttpResponse:
     else:
         messages.success(request, _("Decision recorded for %(ref)s.") % {"ref": run.case.reference})
     return redirect("cases:decisions")
+
+
+# --- replies and moving messages ---------------------------------------------------------
+
+
+def reply_form_context(request: HttpRequest, case: Case, **extra: object) -> dict[str, object]:
+    channels = replies.reply_channels(case)
+    typed = extra.pop("typed", None) or {}
+    return {
+        "case": case,
+        "channels": channels,
+        "channel": typed.get("channel") or replies.reply_default_channel(case, channels),
+        "templates": replies.reply_templates(),
+        "subject": typed.get("subject", ""),
+        "body": typed.get("body", ""),
+        "next_step": typed.get("next_step", ""),
+        "template_id": typed.get("template", ""),
+        "token": typed.get("token") or replies.reply_token(),
+        "body_max": replies.BODY_MAX,
+        **extra,
+    }
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def case_reply_form(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The reply form; `?template=` fills it from a template."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    typed = {key: request.GET.get(key, "")[:300] for key in ("channel", "next_step", "template")}
+    chosen = selectors.reply_template_get(pk=typed["template"])
+    if chosen is not None:
+        typed["subject"], typed["body"] = replies.reply_template_fill(
+            template=chosen, case=case, next_step=typed["next_step"]
+        )
+    context = reply_form_context(request, case, typed=typed)
+    return render(request, "cases/partials/case_reply_form.html", context)
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def case_reply_send(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Send the reply through the outbox."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    fields = ("channel", "subject", "body", "token", "expected_state", "next_step", "template")
+    typed = {key: request.POST.get(key, "")[:20_000] for key in fields}
+    try:
+        replies.reply_send(
+            case=case,
+            by=request.user,
+            channel=typed["channel"][:10],
+            subject=typed["subject"],
+            body=typed["body"],
+            token=typed["token"][:40],
+            expected_state=typed["expected_state"][:20],
+        )
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect(case)
+        case = selectors.access_case_by_reference(user=request.user, reference=reference)
+        context = reply_form_context(request, case, typed=typed, error=str(error))
+        return render(request, "cases/partials/case_reply_form.html", context, status=error.status)
+    if not request.htmx:
+        messages.success(request, _("The reply is queued for sending."))
+        return redirect(case)
+    context = reply_form_context(request, case, sent=True)
+    response = render(request, "cases/partials/case_reply_form.html", context)
+    return changed(response, case)
+
+
+def changed(response: HttpResponse, case: Case) -> HttpResponse:
+    """The case's panels and the customer's timeline (a new or re-filed contact) reload."""
+    trigger_client_event(response, "case:changed", {"reference": case.reference})
+    return trigger_client_event(response, "customer:changed", {"customer": case.customer_id})
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def case_replies(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Messages to the customer on this case, with status."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    rows = replies.case_replies(case=case)
+    context = {"case": case, "replies": rows, "pending": any(r.status == "queued" for r in rows)}
+    return render(request, "cases/partials/case_replies.html", context)
+
+
+def messages_context(case: Case, **extra: object) -> dict[str, object]:
+    return {"case": case, "inbound_messages": selectors.case_inbound_messages(case=case), **extra}
+
+
+def render_messages(
+    request: HttpRequest, case: Case, *, status: int = 200, **extra: object
+) -> HttpResponse:
+    context = messages_context(case, **extra)
+    response = render(request, "cases/partials/case_messages.html", context, status=status)
+    return changed(response, case) if status == 200 else response
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def case_messages(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The inbound messages of the case, with why each is here."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    return render(request, "cases/partials/case_messages.html", messages_context(case))
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def inbound_move(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Move a message to another case of the customer, or
+    (`new`) out into a new case."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    message = selectors.inbound_message_get(case=case, pk=pk)
+    target = request.POST.get("reference", "")[:40]
+    try:
+        if not request.POST.get("new") and not target.strip():
+            raise services.CaseActionError(_("Give the reference of the case to move it to."))
+        move = moves.message_move(
+            message=message,
+            case=case,
+            by=request.user,
+            reference="" if request.POST.get("new") else target,
+        )
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect(case)
+        extra = {"move_error": str(error), "move_error_pk": pk, "typed_reference": target}
+        return render_messages(request, case, status=error.status, **extra)
+    if not request.htmx:
+        messages.success(
+            request, _("The message was moved to %(ref)s.") % {"ref": move.to_case.reference}
+        )
+        return redirect(case)
+    return render_messages(request, case, moved=move)
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def inbound_move_undo(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Undo a move (from either of its two cases)."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    move = selectors.message_move_get(case=case, pk=pk)
+    try:
+        moves.message_move_undo(move=move, by=request.user)
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect(case)
+        return render_messages(request, case, status=error.status, undo_error=str(error))
+    if not request.htmx:
+        messages.success(request, _("The move was undone."))
+        return redirect(case)
+    return render_messages(request, case)

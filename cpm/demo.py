@@ -34,6 +34,7 @@ from cases.models import (
     GuidedRun,
     IntakeRule,
     Priority,
+    ReplyTemplate,
     SlaPolicy,
     Team,
     WorkingHours,
@@ -227,6 +228,63 @@ def demo_processes_ensure() -> list[str]:
             process_import(text=path.read_text(encoding="utf-8"), by=None, publish=True)
             imported.append(path.stem)
     return imported
+
+
+DEMO_REPLY_TEMPLATES = [
+    {
+        "name": "Acknowledge and next step",
+        "subject_de": "Ihr Anliegen {case_reference}",
+        "subject_en": "Your request {case_reference}",
+        "body_de": (
+            "Guten Tag {customer_name},\n\nvielen Dank für Ihre Nachricht. Wir kümmern uns "
+            "darum (Vorgang {case_reference}). Als Nächstes: {next_step}\n\nFreundliche Grüße"
+        ),
+        "body_en": (
+            "Hello {customer_name},\n\nthank you for your message. We are on it (case "
+            "{case_reference}). Next: {next_step}\n\nKind regards"
+        ),
+    },
+    {
+        "name": "Need more information",
+        "subject_de": "Rückfrage zu {case_reference}",
+        "subject_en": "A question about {case_reference}",
+        "body_de": (
+            "Guten Tag {customer_name},\n\nfür Vorgang {case_reference} brauchen wir noch "
+            "etwas von Ihnen: {next_step}\nBitte antworten Sie einfach auf diese Nachricht."
+            "\n\nFreundliche Grüße"
+        ),
+        "body_en": (
+            "Hello {customer_name},\n\nto go on with case {case_reference} we need something "
+            "from you: {next_step}\nPlease simply reply to this message.\n\nKind regards"
+        ),
+    },
+    {
+        "name": "Resolved",
+        "subject_de": "Erledigt: {case_reference}",
+        "subject_en": "Resolved: {case_reference}",
+        "body_de": (
+            "Guten Tag {customer_name},\n\nIhr Anliegen {case_reference} ist erledigt. "
+            "{next_step}\n\nFreundliche Grüße"
+        ),
+        "body_en": (
+            "Hello {customer_name},\n\nyour request {case_reference} is resolved. "
+            "{next_step}\n\nKind regards"
+        ),
+    },
+]
+
+
+def demo_reply_templates_ensure() -> int:
+    """The demo reply templates that are missing (by name); returns how many were made."""
+    made = 0
+    for position, fields in enumerate(DEMO_REPLY_TEMPLATES, start=1):
+        template, created = ReplyTemplate.objects.get_or_create(
+            name=fields["name"], defaults={**fields, "position": position * 10}
+        )
+        if created:
+            template.full_clean()
+            made += 1
+    return made
 
 
 def demo_case_types_ensure(*, agents: list[User]) -> list[CaseType]:

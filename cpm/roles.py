@@ -35,6 +35,7 @@ AGENT_PERMISSIONS = [
     "cases.view_casetype",
     "cases.view_inboundmessage",
     "cases.view_outboundmessage",
+    "cases.view_replytemplate",
     "cases.view_offeroutcome",
     "cases.add_offeroutcome",
     "guidance.view_offer",
@@ -91,6 +92,9 @@ ADMIN_PERMISSIONS = [
         for model in ("channelkey", "intakerule", "statusnotice")
         for action in ("view", "add", "change", "delete")
     ),
+    # Replies: the templates agents start from; who moved which message (read-only).
+    *(f"cases.{action}_replytemplate" for action in ("add", "change", "delete")),
+    "cases.view_messagemove",
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -490,3 +490,10 @@ def prospect_create(*, name: str, address: SenderAddress | None) -> Customer:
             by=None,
         )
     return prospect
+
+
+def interaction_case_reference_set(*, interaction: Interaction, case_reference: str) -> Interaction:
+    """File a contact under another case of the same customer (a message moved by an agent)."""
+    interaction.case_reference = case_reference
+    Interaction.objects.filter(pk=interaction.pk).update(case_reference=case_reference)
+    return interaction

@@ -176,6 +176,26 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"reference": "case", "pk": "999999"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
     ),
+    "cases:case-reply-form": ("get", {"reference": "case"}, DESK),
+    "cases:case-replies": ("get", {"reference": "case"}, DESK),
+    "cases:case-messages": ("get", {"reference": "case"}, DESK),
+    # A plain form post without a channel: refused with a message, back to the case.
+    "cases:case-reply-send": (
+        "post",
+        {"reference": "case"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    # No such message or move on the fixture case: a 404 for everyone who may work cases.
+    "cases:inbound-move": (
+        "post",
+        {"reference": "case", "pk": "999999"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
+    ),
+    "cases:inbound-move-undo": (
+        "post",
+        {"reference": "case", "pk": "999999"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
+    ),
     # The intake API: a channel key, never a session, so without one it is 401 for everyone.
     "api:inbound": ("post", {"channel": "email"}, dict.fromkeys(ROLES, 401)),
     "api:openapi-json": ("get", {}, PUBLIC),

@@ -8,6 +8,7 @@ from cpm.demo import (
     DEMO_USERS,
     demo_guided_runs_ensure,
     demo_processes_ensure,
+    demo_reply_templates_ensure,
     demo_users_ensure,
     seed_demo,
 )
@@ -41,6 +42,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo data ready: {created} customers created, {customers} wanted.")
         if runs:
             self.stdout.write(f"Guided processes started on {runs} demo cases.")
+        templates = demo_reply_templates_ensure()
+        if templates:
+            self.stdout.write(f"Demo reply templates: {templates} created.")
         offers = demo_offers_ensure()
         outcomes = demo_offer_history_ensure()
         if offers or outcomes:
