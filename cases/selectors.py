@@ -58,6 +58,7 @@ def case_transition_buttons(*, case: Case, user: AbstractBaseUser) -> list[Trans
             prompt=str(t.custom.get("prompt", "")),
         )
         for t in case.get_available_user_state_transitions(user)
+        if not t.custom.get("service")  # merging has its own form
     ]
 
 

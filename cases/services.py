@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_fsm import ConcurrentTransition, Transition, can_proceed
 
 from cases import outbox
@@ -22,17 +23,22 @@ from cases.models import (
     CaseEventKind,
     CaseLink,
     CaseLinkKind,
+    CaseMerge,
     CaseState,
     CaseType,
     ExceptionItem,
+    GuidedRun,
+    InboundMessage,
     Priority,
+    RunStatus,
     SlaChange,
     Team,
     TransitionInput,
+    is_merged,
 )
 from cases.sla import deadline_after, deadline_moved
 from customers.models import Customer
-from customers.services import sequence_next
+from customers.services import interactions_refile, sequence_next
 
 REASON_MAX_LENGTH = 5000
 
@@ -111,7 +117,8 @@ def case_create(
 
 def transition_method(case: Case, name: str):
     """The bound transition method called `name`, or a refusal if there is none."""
-    names = {t.name for t in case.get_all_state_transitions()}
+    # Merging has its own service (`case_merge`, `case_unmerge`): not fired by name.
+    names = {t.name for t in case.get_all_state_transitions() if not t.custom.get("service")}
     if name not in names:
         raise TransitionRefused(_("There is no action called “%(name)s”.") % {"name": name})
     return getattr(case, name)
@@ -540,3 +547,254 @@ def case_follow_up_create(*, case: Case, by: AbstractBaseUser) -> Case:
         by=by,
     )
     return follow_up
+
+
+# Merging a duplicate case into another -------------------------------------------------------
+
+
+def cases_lock(*pks: int) -> dict[int, Case]:
+    """Lock these cases in primary-key order (two merges crossing each other never deadlock)."""
+    rows = Case.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+    return {case.pk: case for case in rows}
+
+
+def merge_refusal(duplicate: Case, target: Case) -> str:
+    """Why `duplicate` cannot be merged into `target` now, or ""."""
+    if target.pk == duplicate.pk:
+        return _("A case cannot be merged into itself.")
+    if duplicate.merged_into_id is not None:
+        return _("%(reference)s was merged into another case already.") % {
+            "reference": duplicate.reference
+        }
+    if duplicate.customer_id != target.customer_id:
+        return _(
+            "%(reference)s belongs to another customer; only cases of the same customer "
+            "can be merged."
+        ) % {"reference": target.reference}
+    if target.merged_into_id is not None:
+        return _("%(reference)s was itself merged into another case; merge into that one.") % {
+            "reference": target.reference
+        }
+    if target.state in (CaseState.CLOSED, CaseState.CANCELLED):
+        return _("%(reference)s is %(state)s; merge into a case that is still open.") % {
+            "reference": target.reference,
+            "state": target.get_state_display(),
+        }
+    if CaseMerge.objects.filter(target=duplicate, undone_at__isnull=True).exists():
+        return _(
+            "Other cases were merged into %(reference)s; a case that holds merged cases "
+            "cannot itself be merged."
+        ) % {"reference": duplicate.reference}
+    waiting = GuidedRun.objects.filter(case=duplicate, status=RunStatus.WAITING_DECISION)
+    if (
+        waiting.exists()
+        or ExceptionItem.objects.filter(case=duplicate, decided_at__isnull=True).exists()
+    ):
+        return _(
+            "%(reference)s has an exception waiting for a supervisor's decision; "
+            "decide it before merging."
+        ) % {"reference": duplicate.reference}
+    return ""
+
+
+def merge_method(case: Case, name: str, by: AbstractBaseUser):
+    """The `merge`/`unmerge` transition, checked like every other one (state, permission)."""
+    method = getattr(case, name)
+    if not can_proceed(method, check_conditions=False):
+        raise TransitionRefused(
+            _("A case that is %(state)s cannot be merged.") % {"state": case.get_state_display()}
+            if name == "merge"
+            else str(is_merged.message)
+        )
+    found = current_transition(case, method)
+    if not found.has_perm(case, by):
+        raise TransitionForbidden(
+            _("You are not allowed to merge this case.")
+            if name == "merge"
+            else _("You are not allowed to undo a merge.")
+        )
+    if not all(condition(case) for condition in found.conditions):
+        raise TransitionRefused(str(is_merged.message))
+    return method
+
+
+def duplicate_link(duplicate: Case, target: Case, by: AbstractBaseUser) -> dict[str, object]:
+    """Mark the pair as duplicates; what it was before, so the undo can restore it."""
+    link = (
+        CaseLink.objects.filter(source=duplicate, target=target)
+        | CaseLink.objects.filter(source=target, target=duplicate)
+    ).first()
+    if link is None:
+        link = CaseLink.objects.create(
+            source=duplicate, target=target, kind=CaseLinkKind.DUPLICATE, by=by
+        )
+        return {"link": link.pk, "link_kind_before": ""}
+    before = link.kind
+    CaseLink.objects.filter(pk=link.pk).update(kind=CaseLinkKind.DUPLICATE)
+    return {"link": link.pk, "link_kind_before": before}
+
+
+def case_merge(
+    *, case: Case, into: str | Case, by: AbstractBaseUser, expected_state: str = ""
+) -> CaseMerge:
+    """Merge the duplicate `case` into the case `into` (a reference or a case).
+
+    The duplicate's contacts (interactions) and intake messages move to the target, the
+    duplicate closes through its `merge` transition with the resolution "Merged into C-…",
+    the pair is linked as duplicates, and both cases get an event. Refused for another
+    customer's case, a closed, cancelled or merged target, and while the duplicate has an
+    exception waiting for a decision. An in-progress guided run stays on the duplicate.
+    `case_unmerge` undoes all of it.
+    """
+    if isinstance(into, str):
+        reference = into.replace("\x00", "").strip().upper()
+        into = Case.objects.filter(reference=reference).first()
+        if into is None:
+            raise CaseActionError(_("There is no case %(reference)s.") % {"reference": reference})
+    if into.pk == case.pk:
+        raise CaseActionError(_("A case cannot be merged into itself."))
+    try:
+        with transaction.atomic():
+            locked = cases_lock(case.pk, into.pk)
+            duplicate, target = locked[case.pk], locked[into.pk]
+            if expected_state and expected_state != duplicate.state:
+                raise CaseConflict(conflict_message(duplicate))
+            method = merge_method(duplicate, "merge", by)
+            refusal = merge_refusal(duplicate, target)
+            if refusal:
+                raise CaseActionError(refusal)
+            merge = merge_record(duplicate, target, method, by)
+    except ConcurrentTransition:
+        raise CaseConflict(conflict_message(Case.objects.get(pk=case.pk))) from None
+    except IntegrityError:  # the one-merge-per-duplicate constraint: someone was faster
+        raise CaseConflict(conflict_message(Case.objects.get(pk=case.pk))) from None
+    case.refresh_from_db()
+    return merge
+
+
+def merge_record(duplicate: Case, target: Case, method, by: AbstractBaseUser) -> CaseMerge:
+    """The merge itself, inside `case_merge`'s transaction with both rows locked."""
+    source = duplicate.state
+    merge = CaseMerge(
+        duplicate=duplicate,
+        target=target,
+        state_before=source,
+        resolution_before=duplicate.resolution,
+        resolved_at_before=duplicate.resolved_at,
+        by=by,
+    )
+    text = _("Merged into %(reference)s.") % {"reference": target.reference}
+    method(by=by, data=TransitionInput(resolution=text), into=target)
+    now = duplicate.updated_at = timezone.now()
+    clock = sla_on_transition(duplicate, source=source, now=now)
+    duplicate.save()
+    interactions = interactions_refile(
+        from_reference=duplicate.reference, to_reference=target.reference
+    )
+    inbound = list(InboundMessage.objects.filter(case=duplicate).values_list("pk", flat=True))
+    InboundMessage.objects.filter(pk__in=inbound).update(case=target)
+    merge.moved = {
+        "interactions": interactions,
+        "inbound_messages": inbound,
+        **duplicate_link(duplicate, target, by),
+    }
+    merge.at = now
+    merge.save()
+    CaseEvent.objects.create(
+        case=duplicate,
+        customer_id=duplicate.customer_id,
+        kind=CaseEventKind.TRANSITION,
+        transition="merge",
+        source=source,
+        target=duplicate.state,
+        reason=text,
+        by=by,
+        at=now,
+    )
+    if clock:
+        sla_event(duplicate, clock, by=by, at=now)
+    CaseEvent.objects.create(
+        case=target,
+        customer_id=target.customer_id,
+        kind=CaseEventKind.NOTE,
+        reason=ngettext(
+            "%(reference)s was merged into this case; %(count)s contact moved here.",
+            "%(reference)s was merged into this case; %(count)s contacts moved here.",
+            len(interactions),
+        )
+        % {"reference": duplicate.reference, "count": len(interactions)},
+        by=by,
+        at=now,
+    )
+    return merge
+
+
+def case_unmerge(*, case: Case, by: AbstractBaseUser) -> CaseMerge:
+    """Undo the merge of `case`: it returns to its state before, with exactly the contacts
+    and messages the merge moved (ones added to the target since stay there), the link as it
+    was, and an event on both cases. Supervisors and admins (`cases.undo_casemerge`).
+    """
+    try:
+        with transaction.atomic():
+            merge = (
+                CaseMerge.objects.filter(duplicate=case, undone_at__isnull=True)
+                .select_for_update()
+                .first()
+            )
+            if merge is None:
+                raise TransitionRefused(str(is_merged.message))
+            locked = cases_lock(merge.duplicate_id, merge.target_id)
+            duplicate, target = locked[merge.duplicate_id], locked[merge.target_id]
+            method = merge_method(duplicate, "unmerge", by)
+            source = duplicate.state
+            method(by=by, data=TransitionInput(), merge=merge)
+            now = duplicate.updated_at = timezone.now()
+            clock = sla_on_transition(duplicate, source=source, now=now)
+            duplicate.save()
+            moved = merge.moved
+            back = interactions_refile(
+                from_reference=target.reference,
+                to_reference=duplicate.reference,
+                ids=moved.get("interactions", []),
+            )
+            InboundMessage.objects.filter(
+                pk__in=moved.get("inbound_messages", []), case=target
+            ).update(case=duplicate)
+            link = CaseLink.objects.filter(pk=moved.get("link"))
+            if moved.get("link_kind_before"):
+                link.update(kind=moved["link_kind_before"])
+            else:
+                link.delete()
+            merge.undone_at, merge.undone_by = now, by
+            merge.save(update_fields=["undone_at", "undone_by"])
+            text = _("Merge into %(reference)s undone.") % {"reference": target.reference}
+            CaseEvent.objects.create(
+                case=duplicate,
+                customer_id=duplicate.customer_id,
+                kind=CaseEventKind.TRANSITION,
+                transition="unmerge",
+                source=source,
+                target=duplicate.state,
+                reason=text,
+                by=by,
+                at=now,
+            )
+            if clock:
+                sla_event(duplicate, clock, by=by, at=now)
+            CaseEvent.objects.create(
+                case=target,
+                customer_id=target.customer_id,
+                kind=CaseEventKind.NOTE,
+                reason=ngettext(
+                    "Merge of %(reference)s undone; %(count)s contact went back.",
+                    "Merge of %(reference)s undone; %(count)s contacts went back.",
+                    len(back),
+                )
+                % {"reference": duplicate.reference, "count": len(back)},
+                by=by,
+                at=now,
+            )
+    except ConcurrentTransition:
+        raise CaseConflict(conflict_message(Case.objects.get(pk=case.pk))) from None
+    case.refresh_from_db()
+    return merge
