@@ -530,6 +530,11 @@ def case_follow_up_create(*, case: Case, by: AbstractBaseUser) -> Case:
     """
     if case.state not in (CaseState.RESOLVED, CaseState.CLOSED):
         raise TransitionRefused(_("Only a resolved or closed case gets a follow-up case."))
+    if case.merged_into_id is not None:
+        raise TransitionRefused(
+            _("A merged case gets no follow-up case; its matter goes on in %(reference)s.")
+            % {"reference": case.merged_into.reference}
+        )
     follow_up = case_create(
         customer=case.customer,
         subject=case.subject,

@@ -36,6 +36,9 @@ urlpatterns = [
     path("<str:reference>/follow-up/", views.case_follow_up, name="case-follow-up"),
     path("<str:reference>/links/", views.case_links, name="case-links"),
     path("<str:reference>/links/add/", views.case_link_add, name="case-link-add"),
+    path("<str:reference>/merge/", views.case_merge_panel, name="case-merge-panel"),
+    path("<str:reference>/merge/into/", views.case_merge, name="case-merge"),
+    path("<str:reference>/merge/undo/", views.case_unmerge, name="case-unmerge"),
     path("<str:reference>/history/", views.case_history, name="case-history"),
     path("<str:reference>/notes/", views.case_note_add, name="case-note-add"),
     path(
