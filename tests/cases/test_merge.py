@@ -10,6 +10,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from cases import guided
+from cases.intake import inbound_receive
 from cases.models import (
     Case,
     CaseEvent,
@@ -327,3 +328,13 @@ def test_two_merges_of_one_duplicate_at_once_exactly_one_wins() -> None:
     assert CaseMerge.objects.get().moved["interactions"] == moved
     assert Interaction.objects.filter(case_reference=winner.reference).count() == 3
     assert CaseEvent.objects.filter(case=duplicate, transition="merge").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_message_quoting_the_merged_reference_goes_to_the_target(agent) -> None:
+    duplicate, target = pair()
+    case_merge(case=duplicate, into=target, by=agent)
+    payload = {"external_id": "<m-1@x>", "from": "x@example.de", "subject": duplicate.reference}
+    message = inbound_receive(channel="email", payload=payload).message
+    assert message.case == target
+    assert message.interaction.case_reference == target.reference
