@@ -18,6 +18,7 @@ from cases.models import (
     ESCALATION_PERMISSION,
     QUEUE_STATES,
     WORK_PERMISSION,
+    WORKING_STATES,
     Case,
     CaseEvent,
     CaseEventKind,
@@ -128,8 +129,11 @@ def current_transition(case: Case, method) -> Transition | None:
     return method._django_fsm.get_transition(case.state)
 
 
-def check_transition(case: Case, name: str, by: AbstractBaseUser, data: TransitionInput):
-    """The bound transition method, or the refusal that tells the user why not."""
+def check_transition(case: Case, name: str, by: AbstractBaseUser | None, data: TransitionInput):
+    """The bound transition method, or the refusal that tells the user why not.
+
+    `by=None` is CPM itself (the SLA check): no permission to check, the rest holds.
+    """
     method = transition_method(case, name)
     if not can_proceed(method, check_conditions=False):
         raise TransitionRefused(
@@ -139,7 +143,7 @@ def check_transition(case: Case, name: str, by: AbstractBaseUser, data: Transiti
     # The permission alone (django-fsm's has_transition_perm also checks the conditions,
     # and a failed condition is a refusal with its own message, not a 403).
     found = current_transition(case, method)
-    if not found.has_perm(case, by):
+    if by is not None and not found.has_perm(case, by):
         raise TransitionForbidden(_("You are not allowed to do “%(action)s”.") % {"action": name})
     for condition in found.conditions:
         if not condition(case):
@@ -157,11 +161,14 @@ def case_transition(
     *,
     case: Case,
     name: str,
-    by: AbstractBaseUser,
+    by: AbstractBaseUser | None,
     expected_state: str = "",
     data: TransitionInput | None = None,
 ) -> Case:
     """Fire transition `name` on `case` for `by`, record it, and return the saved case.
+
+    `by=None` only for CPM's own transitions (the SLA check escalating a breached case);
+    views always pass the user.
 
     `expected_state` is the state the user saw; when the case has moved on since, the user
     gets a conflict that names the current state instead of acting on a case they did not see.
@@ -177,7 +184,7 @@ def case_transition(
             before = field_values(case)
             method(by=by, data=clean)
             case.updated_at = now = timezone.now()
-            clock = sla_on_transition(case, source=source, now=now)
+            clock = sla_on_transition(case, source=source, now=now, responded=by is not None)
             # Only what this transition changed: a warning the minute check wrote meanwhile
             # must survive (the mixin still refuses the save if the state moved on).
             after = field_values(case)
@@ -377,9 +384,13 @@ def sla_start(case: Case, *, now) -> bool:
     return True
 
 
-def sla_on_transition(case: Case, *, source: str, now) -> SlaChange | None:
-    """Pause, resume or stop the clock for a transition just made (in memory)."""
-    if case.responded_at is None and source == CaseState.NEW:
+def sla_on_transition(case: Case, *, source: str, now, responded: bool = True) -> SlaChange | None:
+    """Pause, resume or stop the clock for a transition just made (in memory).
+
+    A person's first transition of a new case is its first response; CPM's own
+    (`responded=False`, the SLA check's escalation) is not.
+    """
+    if responded and case.responded_at is None and source == CaseState.NEW:
         case.responded_at = now
     if case.resolution_due is None or case.sla_policy_id is None:
         return None
@@ -435,7 +446,29 @@ def sla_check(*, now) -> dict[str, int]:
             ):
                 sla_event(case, SlaChange.BREACHED, by=None, at=now)
                 breached += 1
+                sla_escalate(case)
     return {"warned": warned, "breached": breached}
+
+
+def sla_escalate(case: Case) -> None:
+    """A breached case goes to the supervisors: escalated through its transition, by CPM.
+
+    An escalated case stays as it is; a case that someone changed meanwhile keeps the
+    breach mark (it shows in the escalation inbox all the same) and is not escalated.
+    """
+    if case.state not in WORKING_STATES:
+        return
+    reason = _("Resolution SLA breached.")
+    try:
+        case_transition(
+            case=case,
+            name="escalate",
+            by=None,
+            expected_state=case.state,
+            data=TransitionInput(reason=reason),
+        )
+    except CaseActionError:
+        return
 
 
 # Exceptions ("needs a human") -----------------------------------------------------------------
