@@ -697,6 +697,8 @@ def case_merge(
             duplicate, target = locked[case.pk], locked[into.pk]
             if expected_state and expected_state != duplicate.state:
                 raise CaseConflict(conflict_message(duplicate))
+            if duplicate.merged_into_id is not None:  # says more than "closed" would
+                raise TransitionRefused(merge_refusal(duplicate, target))
             method = merge_method(duplicate, "merge", by)
             refusal = merge_refusal(duplicate, target)
             if refusal:

@@ -238,8 +238,11 @@ def test_a_merged_case_is_not_merged_again(agent) -> None:
     duplicate, target = pair()
     other = CaseFactory(customer=duplicate.customer, state=CaseState.OPEN)
     case_merge(case=duplicate, into=target, by=agent)
-    with pytest.raises(TransitionRefused, match="Closed cannot be merged"):
+    with pytest.raises(TransitionRefused, match="was merged into another case already"):
         case_merge(case=duplicate, into=other, by=agent)
+    closed = CaseFactory(customer=duplicate.customer, state=CaseState.CLOSED)
+    with pytest.raises(TransitionRefused, match="Closed cannot be merged"):
+        case_merge(case=closed, into=other, by=agent)
 
 
 @pytest.mark.django_db
@@ -338,3 +341,38 @@ def test_a_message_quoting_the_merged_reference_goes_to_the_target(agent) -> Non
     message = inbound_receive(channel="email", payload=payload).message
     assert message.case == target
     assert message.interaction.case_reference == target.reference
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_cases_merged_into_each_other_at_once_never_deadlock() -> None:
+    agents = [user_with_role(f"agent{n}", Role.AGENT) for n in range(2)]
+    one, two = pair()
+    start = threading.Barrier(2)
+    won: list[str] = []
+    errors: list[BaseException] = []
+
+    def press(user, case: Case, into: Case) -> None:
+        try:
+            start.wait()
+            case_merge(case=case, into=into.reference, by=user)
+            won.append(case.reference)
+        except CaseActionError:
+            pass  # the loser: refused with a message
+        except BaseException as error:  # a deadlock would land here
+            errors.append(error)
+        finally:
+            close_old_connections()
+
+    threads = [
+        threading.Thread(target=press, args=(agents[0], one, two)),
+        threading.Thread(target=press, args=(agents[1], two, one)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(won) == 1
+    assert CaseMerge.objects.count() == 1
+    assert Case.objects.filter(merged_into__isnull=False).count() == 1
