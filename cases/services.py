@@ -214,6 +214,12 @@ def field_values(case: Case) -> dict[str, object]:
     return {f.attname: getattr(case, f.attname) for f in case._meta.concrete_fields}
 
 
+def save_changed(case: Case, before: dict[str, object]) -> None:
+    """Save the state and what the transition changed (the mixin refuses a moved state)."""
+    changed = {name for name, value in field_values(case).items() if before[name] != value}
+    case.save(update_fields=sorted(changed | {"state", "updated_at"}))
+
+
 def conflict_message(current: Case) -> str:
     return _(
         "Someone else changed this case meanwhile. It is now %(state)s; nothing was changed."
@@ -724,10 +730,11 @@ def merge_record(duplicate: Case, target: Case, method, by: AbstractBaseUser) ->
         by=by,
     )
     text = _("Merged into %(reference)s.") % {"reference": target.reference}
+    before = field_values(duplicate)
     method(by=by, data=TransitionInput(resolution=text), into=target)
     now = duplicate.updated_at = timezone.now()
     clock = sla_on_transition(duplicate, source=source, now=now)
-    duplicate.save()
+    save_changed(duplicate, before)
     interactions = interactions_refile(
         from_reference=duplicate.reference, to_reference=target.reference
     )
@@ -786,11 +793,11 @@ def case_unmerge(*, case: Case, by: AbstractBaseUser) -> CaseMerge:
             locked = cases_lock(merge.duplicate_id, merge.target_id)
             duplicate, target = locked[merge.duplicate_id], locked[merge.target_id]
             method = merge_method(duplicate, "unmerge", by)
-            source = duplicate.state
+            source, before = duplicate.state, field_values(duplicate)
             method(by=by, data=TransitionInput(), merge=merge)
             now = duplicate.updated_at = timezone.now()
             clock = sla_on_transition(duplicate, source=source, now=now)
-            duplicate.save()
+            save_changed(duplicate, before)
             moved = merge.moved
             back = interactions_refile(
                 from_reference=target.reference,

@@ -146,3 +146,24 @@ def test_case_page_query_count_does_not_grow_with_merged_cases(
         agent_client.get(target.get_absolute_url())
     with django_assert_max_num_queries(11):
         agent_client.get(duplicate.get_absolute_url())
+
+
+@pytest.mark.django_db
+def test_the_panel_endpoint_renders_the_same_fragment(agent, agent_client) -> None:
+    duplicate, target = pair()
+    case_merge(case=duplicate, into=target, by=agent)
+    url = reverse("cases:case-merge-panel", args=[target.reference])
+    html = agent_client.get(url, **HTMX).content.decode()
+    assert html.startswith(f'<section id="case-{target.pk}-merge"')
+    assert f"{duplicate.reference}</a> was merged into this case." in html
+
+
+@pytest.mark.django_db
+def test_merge_and_undo_are_no_generic_transition_buttons(agent, supervisor_client) -> None:
+    duplicate, target = pair()
+    html = supervisor_client.get(duplicate.get_absolute_url()).content.decode()
+    assert "/transitions/merge/" not in html
+    case_merge(case=duplicate, into=target, by=agent)
+    html = supervisor_client.get(duplicate.get_absolute_url()).content.decode()
+    assert "/transitions/unmerge/" not in html
+    assert "No action is open to you in this state." in html
