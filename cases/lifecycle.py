@@ -115,9 +115,10 @@ Generated from the transitions on `cases.models.Case` by
 
 ## Transitions
 
-Each row is one transition from one source state. Every transition is fired through
-`cases.services.case_transition`, which checks the permission, the conditions and the
-required text, saves (optimistic locking) and writes a `CaseEvent`.
+Each row is one transition from one source state. Every transition but `merge` and
+`unmerge` (see below) is fired through `cases.services.case_transition`, which checks the
+permission, the conditions and the required text, saves (optimistic locking) and writes a
+`CaseEvent`. `unmerge` returns the case to the state it had before its merge.
 
 | transition | from | to | permission | needs | conditions |
 |---|---|---|---|---|---|
