@@ -376,3 +376,14 @@ def test_two_cases_merged_into_each_other_at_once_never_deadlock() -> None:
     assert len(won) == 1
     assert CaseMerge.objects.count() == 1
     assert Case.objects.filter(merged_into__isnull=False).count() == 1
+
+
+@pytest.mark.django_db
+def test_erasing_the_customer_drops_the_resolution_kept_for_the_undo(agent, supervisor) -> None:
+    from customers.privacy import customer_erase
+
+    duplicate, target = pair(CaseState.RESOLVED, resolution="Anna's IBAN DE02 was wrong")
+    case_merge(case=duplicate, into=target, by=agent)
+    customer = duplicate.customer
+    customer_erase(customer=customer, by=supervisor, confirm=customer.number)
+    assert CaseMerge.objects.get().resolution_before == ""
