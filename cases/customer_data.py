@@ -12,6 +12,7 @@ from typing import Any
 from cases.models import (
     Case,
     CaseEvent,
+    CaseMerge,
     ExceptionItem,
     GuidedRun,
     GuidedStepRecord,
@@ -65,6 +66,7 @@ def customer_cases_anonymise(*, customer: Customer) -> None:
     CaseEvent.objects.filter(customer=customer).update(reason="")
     CaseEvent.objects.filter(case_id__in=case_ids).update(reason="")
     ExceptionItem.objects.filter(case_id__in=case_ids).update(reason=ERASED_TEXT, decision="")
+    CaseMerge.objects.filter(duplicate_id__in=case_ids).update(resolution_before="")
     runs = GuidedRun.objects.filter(customer=customer) | GuidedRun.objects.filter(
         case_id__in=case_ids
     )

@@ -62,3 +62,21 @@ class DecisionForm(forms.Form):
 
     def first_error(self) -> str:
         return next(iter(e for errors in self.errors.values() for e in errors), "")
+
+
+class MergeForm(forms.Form):
+    """Merge this case into the case with `reference`; the box confirms it is a duplicate."""
+
+    expected_state = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
+    reference = forms.CharField(
+        label=_("Merge into case"),
+        max_length=40,
+        error_messages={"required": _("Enter the reference of the case to merge into.")},
+    )
+    confirm = forms.BooleanField(
+        label=_("This case is a duplicate: move its contacts there and close it."),
+        error_messages={"required": _("Tick the box to confirm the merge.")},
+    )
+
+    def first_error(self) -> str:
+        return next(iter(e for errors in self.errors.values() for e in errors), "")

@@ -382,6 +382,19 @@ def inbound_process(*, message: InboundMessage) -> InboundMessage:
     return message
 
 
+def merged_target(case: Case | None) -> Case | None:
+    """A message for a case merged into another goes where the matter goes on.
+
+    A case that holds merged cases is never merged itself (`case_merge`), so one step is
+    enough; the bound only guards against data made some other way.
+    """
+    for _step in range(3):
+        if case is None or case.merged_into_id is None:
+            return case
+        case = case.merged_into
+    return case
+
+
 def inbound_attach(message: InboundMessage) -> None:
     data = message_from_payload(message.channel, message.payload)
     sender = sender_resolve(data)
@@ -389,6 +402,7 @@ def inbound_attach(message: InboundMessage) -> None:
     case, reason = case_by_reference(data)
     if case is None:
         case, reason = case_by_reply(data)
+    case = merged_target(case)
     needs_confirmation = case is not None and not sender.is_contact_of(case.customer)
     identify = ""
     if case is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils import translation
+from django_fsm import State, Transition
 
 from cases.models import Case, CaseState
 
@@ -25,6 +26,13 @@ class Edge:
     conditions: tuple[str, ...]
 
 
+def targets_of(transition: Transition) -> list[str]:
+    """The target, or every state a transition may return to (`unmerge`: the state before)."""
+    if isinstance(transition.target, State):
+        return [str(state) for state in transition.target.allowed_states]
+    return [str(transition.target)]
+
+
 def lifecycle_edges() -> list[Edge]:
     """Every declared transition, one edge per source state, in a stable order."""
     field = Case._meta.get_field("state")
@@ -33,12 +41,13 @@ def lifecycle_edges() -> list[Edge]:
         Edge(
             name=t.name,
             source=str(t.source),
-            target=str(t.target),
+            target=str(target),
             permission=str(t.permission or ""),
             needs=str(t.custom.get("required", "")),
             conditions=tuple(c.__name__ for c in t.conditions),
         )
         for t in field.get_all_transitions(Case)
+        for target in targets_of(t)
     ]
     return sorted(edges, key=lambda e: (order[e.source], order[e.target], e.name))
 
@@ -106,11 +115,33 @@ Generated from the transitions on `cases.models.Case` by
 
 ## Transitions
 
-Each row is one transition from one source state. Every transition is fired through
-`cases.services.case_transition`, which checks the permission, the conditions and the
-required text, saves (optimistic locking) and writes a `CaseEvent`.
+Each row is one transition from one source state. Every transition but `merge` and
+`unmerge` (see below) is fired through `cases.services.case_transition`, which checks the
+permission, the conditions and the required text, saves (optimistic locking) and writes a
+`CaseEvent`. `unmerge` returns the case to the state it had before its merge.
 
 | transition | from | to | permission | needs | conditions |
 |---|---|---|---|---|---|
 {rows}
+
+## Merging a duplicate
+
+`merge` and `unmerge` are not fired through `case_transition` and have no buttons of their
+own in the actions bar: the case screen's "Merge into another case" form calls
+`cases.services.case_merge` and the "Undo merge" button `cases.services.case_unmerge`,
+which fire these transitions with both cases locked (`select_for_update`, in primary-key
+order) and record a `CaseMerge`.
+
+- **Merge** (agents, supervisors and admins; an escalated duplicate: supervisors and
+  admins): the duplicate's contacts (`Interaction.case_reference`, through
+  `customers.services.interactions_refile`) and intake messages move to the target, the
+  duplicate closes with the resolution "Merged into C-…", the pair is linked as
+  `duplicate`, and both cases get an event. Refused: the case itself, another customer's
+  case, a closed, cancelled or merged target, a duplicate that holds merged cases, and a
+  duplicate with an exception or a guided step waiting for a supervisor's decision (decide
+  it first). A guided run in progress stays on the duplicate as it is.
+- **Undo merge** (`cases.undo_casemerge`: supervisors and admins): the duplicate returns to
+  the state, resolution and SLA clock it had; exactly the contacts and messages that the
+  merge moved go back (ones recorded on the target since stay there); the link is removed
+  or gets its old kind back; both cases get an event.
 """

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from cases.placeholders import PLACEHOLDERS, placeholder_problems
@@ -70,6 +70,9 @@ WORK_PERMISSION = "cases.change_case"
 CLOSE_PERMISSION = "cases.close_case"
 CANCEL_PERMISSION = "cases.cancel_case"
 ESCALATION_PERMISSION = "cases.handle_escalation"
+UNMERGE_PERMISSION = "cases.undo_casemerge"
+# A duplicate may be merged while it is worked or resolved; undo brings it back to that state.
+MERGEABLE_STATES = [*WORKING_STATES, CaseState.RESOLVED]
 RESOLVE_CUSTOM = {
     "label": _("Resolve"),
     "fields": ["resolution"],
@@ -307,6 +310,13 @@ reopen_window_open.message = _(  # type: ignore[attr-defined]
 )
 
 
+def is_merged(case: Case) -> bool:
+    return case.merged_into_id is not None
+
+
+is_merged.message = _("This case was not merged into another one.")  # type: ignore[attr-defined]
+
+
 class Case(ConcurrentTransitionMixin, models.Model):
     """A customer's matter with an enforced life cycle.
 
@@ -381,6 +391,15 @@ class Case(ConcurrentTransitionMixin, models.Model):
     sla_paused_at = models.DateTimeField(_("SLA clock paused"), null=True, blank=True)
     sla_warned_at = models.DateTimeField(_("SLA warned"), null=True, blank=True)
     sla_breached_at = models.DateTimeField(_("SLA breached"), null=True, blank=True)
+    # Set by the `merge` transition (cases.services.case_merge), cleared by `unmerge`.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_cases",
+        verbose_name=_("merged into"),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
@@ -589,7 +608,44 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def cancel(self, *, by: AbstractBaseUser, data: TransitionInput) -> None:
         pass
 
+    # Merging has its own service and form (`cases.services.case_merge` / `case_unmerge`):
+    # `service` keeps these two off the generic transition buttons and `case_transition`.
+    @transition(
+        field=state,
+        source=MERGEABLE_STATES,
+        target=CaseState.CLOSED,
+        permission=WORK_PERMISSION,
+        custom={"label": _("Merge into another case"), "fields": [], "service": "case_merge"},
+    )
+    @transition(
+        field=state,
+        source=CaseState.ESCALATED,
+        target=CaseState.CLOSED,
+        permission=ESCALATION_PERMISSION,
+        custom={"label": _("Merge into another case"), "fields": [], "service": "case_merge"},
+    )
+    def merge(self, *, by: AbstractBaseUser, data: TransitionInput, into: Case) -> None:
+        self.merged_into = into
+        self.resolution = data.resolution
+
+    @transition(
+        field=state,
+        source=CaseState.CLOSED,
+        target=RETURN_VALUE(*MERGEABLE_STATES, CaseState.ESCALATED),
+        permission=UNMERGE_PERMISSION,
+        conditions=[is_merged],
+        custom={"label": _("Undo merge"), "fields": [], "service": "case_unmerge"},
+    )
+    def unmerge(self, *, by: AbstractBaseUser, data: TransitionInput, merge: CaseMerge) -> str:
+        """Back to the state, resolution and resolve time the case had before the merge."""
+        self.merged_into = None
+        self.resolution = merge.resolution_before
+        self.resolved_at = merge.resolved_at_before
+        return merge.state_before
+
     open.alters_data = True  # type: ignore[attr-defined]
+    merge.alters_data = True  # type: ignore[attr-defined]
+    unmerge.alters_data = True  # type: ignore[attr-defined]
     wait_for_customer.alters_data = True  # type: ignore[attr-defined]
     wait_for_third_party.alters_data = True  # type: ignore[attr-defined]
     resume.alters_data = True  # type: ignore[attr-defined]
@@ -717,6 +773,7 @@ class ExceptionItem(models.Model):
 class CaseLinkKind(models.TextChoices):
     RELATED = "related", _("related")
     FOLLOW_UP = "follow_up", _("follow-up")
+    DUPLICATE = "duplicate", _("duplicate")
 
 
 class CaseLink(models.Model):
@@ -744,6 +801,52 @@ class CaseLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id} -> {self.target_id} ({self.kind})"
+
+
+class CaseMerge(models.Model):
+    """Case `duplicate` merged into `target`: what it was before and what moved, for the undo.
+
+    `moved` holds the ids that moved to the target (`interactions`, `inbound_messages`) and
+    the duplicate link the merge made or changed (`link`, `link_kind_before`: "" when the
+    merge created it). One merge per duplicate is in force at a time (`undone_at` empty).
+    """
+
+    duplicate = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="merges_out", verbose_name=_("duplicate")
+    )
+    target = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="merges_in", verbose_name=_("merged into")
+    )
+    state_before = models.CharField(_("state before"), max_length=20, choices=CaseState.choices)
+    resolution_before = models.TextField(blank=True, max_length=5000)
+    resolved_at_before = models.DateTimeField(null=True, blank=True)
+    moved = models.JSONField(_("moved records"), default=dict)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(_("merged"), default=timezone.now)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("case merge")
+        verbose_name_plural = _("case merges")
+        permissions = [("undo_casemerge", _("Can undo case merges"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["duplicate"],
+                condition=models.Q(undone_at__isnull=True),
+                name="casemerge_one_in_force_per_duplicate",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(duplicate=models.F("target")), name="casemerge_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.duplicate_id} -> {self.target_id}"
 
 
 class RunStatus(models.TextChoices):

@@ -15,7 +15,11 @@ from django.http import Http404
 
 from cases.models import (
     ACTIVE_STATES,
+    ESCALATION_PERMISSION,
+    MERGEABLE_STATES,
     QUEUE_STATES,
+    UNMERGE_PERMISSION,
+    WORK_PERMISSION,
     Case,
     CaseEvent,
     CaseLink,
@@ -46,7 +50,7 @@ def access_case_by_reference(*, user: AbstractBaseUser | AnonymousUser, referenc
         raise PermissionDenied
     try:
         return Case.objects.select_related(
-            "customer", "assignee", "team", "case_type", "escalated_by"
+            "customer", "assignee", "team", "case_type", "escalated_by", "merged_into"
         ).get(reference=reference)
     except Case.DoesNotExist:
         raise Http404 from None
@@ -62,6 +66,7 @@ def case_transition_buttons(*, case: Case, user: AbstractBaseUser) -> list[Trans
             prompt=str(t.custom.get("prompt", "")),
         )
         for t in case.get_available_user_state_transitions(user)
+        if not t.custom.get("service")  # merging has its own form
     ]
 
 
@@ -286,3 +291,30 @@ def reply_template_get(*, pk: str) -> ReplyTemplate | None:
     if not pk.isdigit():
         return None
     return ReplyTemplate.objects.filter(pk=int(pk), active=True).first()
+
+
+@dataclass(frozen=True)
+class MergePanel:
+    """What the merge panel of a case shows: the merge it is part of, and what the user may do."""
+
+    merged_cases: list[Case]
+    may_merge: bool
+    may_unmerge: bool
+
+
+def case_merge_panel(
+    *, case: Case, user: AbstractBaseUser, links: list[LinkedCase] | None = None
+) -> MergePanel:
+    """No query of its own on the case page: a merge always links the pair as duplicates,
+    so the cases merged into this one are among its links (`case.merged_into` comes with
+    the case)."""
+    if case.state == CaseState.ESCALATED:
+        may_merge = user.has_perm(ESCALATION_PERMISSION)
+    else:
+        may_merge = case.state in MERGEABLE_STATES and user.has_perm(WORK_PERMISSION)
+    links = case_links(case=case) if links is None else links
+    return MergePanel(
+        merged_cases=[link.case for link in links if link.case.merged_into_id == case.pk],
+        may_merge=may_merge,
+        may_unmerge=case.merged_into_id is not None and user.has_perm(UNMERGE_PERMISSION),
+    )

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_fsm import ConcurrentTransition, Transition, can_proceed
 
 from cases import outbox
@@ -17,22 +18,28 @@ from cases.models import (
     ESCALATION_PERMISSION,
     QUEUE_STATES,
     WORK_PERMISSION,
+    WORKING_STATES,
     Case,
     CaseEvent,
     CaseEventKind,
     CaseLink,
     CaseLinkKind,
+    CaseMerge,
     CaseState,
     CaseType,
     ExceptionItem,
+    GuidedRun,
+    InboundMessage,
     Priority,
+    RunStatus,
     SlaChange,
     Team,
     TransitionInput,
+    is_merged,
 )
 from cases.sla import deadline_after, deadline_moved
 from customers.models import Customer
-from customers.services import sequence_next
+from customers.services import interactions_refile, sequence_next
 
 REASON_MAX_LENGTH = 5000
 
@@ -111,7 +118,8 @@ def case_create(
 
 def transition_method(case: Case, name: str):
     """The bound transition method called `name`, or a refusal if there is none."""
-    names = {t.name for t in case.get_all_state_transitions()}
+    # Merging has its own service (`case_merge`, `case_unmerge`): not fired by name.
+    names = {t.name for t in case.get_all_state_transitions() if not t.custom.get("service")}
     if name not in names:
         raise TransitionRefused(_("There is no action called “%(name)s”.") % {"name": name})
     return getattr(case, name)
@@ -121,8 +129,11 @@ def current_transition(case: Case, method) -> Transition | None:
     return method._django_fsm.get_transition(case.state)
 
 
-def check_transition(case: Case, name: str, by: AbstractBaseUser, data: TransitionInput):
-    """The bound transition method, or the refusal that tells the user why not."""
+def check_transition(case: Case, name: str, by: AbstractBaseUser | None, data: TransitionInput):
+    """The bound transition method, or the refusal that tells the user why not.
+
+    `by=None` is CPM itself (the SLA check): no permission to check, the rest holds.
+    """
     method = transition_method(case, name)
     if not can_proceed(method, check_conditions=False):
         raise TransitionRefused(
@@ -132,7 +143,7 @@ def check_transition(case: Case, name: str, by: AbstractBaseUser, data: Transiti
     # The permission alone (django-fsm's has_transition_perm also checks the conditions,
     # and a failed condition is a refusal with its own message, not a 403).
     found = current_transition(case, method)
-    if not found.has_perm(case, by):
+    if by is not None and not found.has_perm(case, by):
         raise TransitionForbidden(_("You are not allowed to do “%(action)s”.") % {"action": name})
     for condition in found.conditions:
         if not condition(case):
@@ -150,11 +161,14 @@ def case_transition(
     *,
     case: Case,
     name: str,
-    by: AbstractBaseUser,
+    by: AbstractBaseUser | None,
     expected_state: str = "",
     data: TransitionInput | None = None,
 ) -> Case:
     """Fire transition `name` on `case` for `by`, record it, and return the saved case.
+
+    `by=None` only for CPM's own transitions (the SLA check escalating a breached case);
+    views always pass the user.
 
     `expected_state` is the state the user saw; when the case has moved on since, the user
     gets a conflict that names the current state instead of acting on a case they did not see.
@@ -170,7 +184,7 @@ def case_transition(
             before = field_values(case)
             method(by=by, data=clean)
             case.updated_at = now = timezone.now()
-            clock = sla_on_transition(case, source=source, now=now)
+            clock = sla_on_transition(case, source=source, now=now, responded=by is not None)
             # Only what this transition changed: a warning the minute check wrote meanwhile
             # must survive (the mixin still refuses the save if the state moved on).
             after = field_values(case)
@@ -198,6 +212,12 @@ def case_transition(
 
 def field_values(case: Case) -> dict[str, object]:
     return {f.attname: getattr(case, f.attname) for f in case._meta.concrete_fields}
+
+
+def save_changed(case: Case, before: dict[str, object]) -> None:
+    """Save the state and what the transition changed (the mixin refuses a moved state)."""
+    changed = {name for name, value in field_values(case).items() if before[name] != value}
+    case.save(update_fields=sorted(changed | {"state", "updated_at"}))
 
 
 def conflict_message(current: Case) -> str:
@@ -370,9 +390,13 @@ def sla_start(case: Case, *, now) -> bool:
     return True
 
 
-def sla_on_transition(case: Case, *, source: str, now) -> SlaChange | None:
-    """Pause, resume or stop the clock for a transition just made (in memory)."""
-    if case.responded_at is None and source == CaseState.NEW:
+def sla_on_transition(case: Case, *, source: str, now, responded: bool = True) -> SlaChange | None:
+    """Pause, resume or stop the clock for a transition just made (in memory).
+
+    A person's first transition of a new case is its first response; CPM's own
+    (`responded=False`, the SLA check's escalation) is not.
+    """
+    if responded and case.responded_at is None and source == CaseState.NEW:
         case.responded_at = now
     if case.resolution_due is None or case.sla_policy_id is None:
         return None
@@ -428,7 +452,29 @@ def sla_check(*, now) -> dict[str, int]:
             ):
                 sla_event(case, SlaChange.BREACHED, by=None, at=now)
                 breached += 1
+                sla_escalate(case)
     return {"warned": warned, "breached": breached}
+
+
+def sla_escalate(case: Case) -> None:
+    """A breached case goes to the supervisors: escalated through its transition, by CPM.
+
+    An escalated case stays as it is; a case that someone changed meanwhile keeps the
+    breach mark (it shows in the escalation inbox all the same) and is not escalated.
+    """
+    if case.state not in WORKING_STATES:
+        return
+    reason = _("Resolution SLA breached.")
+    try:
+        case_transition(
+            case=case,
+            name="escalate",
+            by=None,
+            expected_state=case.state,
+            data=TransitionInput(reason=reason),
+        )
+    except CaseActionError:
+        return
 
 
 # Exceptions ("needs a human") -----------------------------------------------------------------
@@ -523,6 +569,11 @@ def case_follow_up_create(*, case: Case, by: AbstractBaseUser) -> Case:
     """
     if case.state not in (CaseState.RESOLVED, CaseState.CLOSED):
         raise TransitionRefused(_("Only a resolved or closed case gets a follow-up case."))
+    if case.merged_into_id is not None:
+        raise TransitionRefused(
+            _("A merged case gets no follow-up case; its matter goes on in %(reference)s.")
+            % {"reference": case.merged_into.reference}
+        )
     follow_up = case_create(
         customer=case.customer,
         subject=case.subject,
@@ -540,3 +591,257 @@ def case_follow_up_create(*, case: Case, by: AbstractBaseUser) -> Case:
         by=by,
     )
     return follow_up
+
+
+# Merging a duplicate case into another -------------------------------------------------------
+
+
+def cases_lock(*pks: int) -> dict[int, Case]:
+    """Lock these cases in primary-key order (two merges crossing each other never deadlock)."""
+    rows = Case.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+    return {case.pk: case for case in rows}
+
+
+def merge_refusal(duplicate: Case, target: Case) -> str:
+    """Why `duplicate` cannot be merged into `target` now, or ""."""
+    if target.pk == duplicate.pk:
+        return _("A case cannot be merged into itself.")
+    if duplicate.merged_into_id is not None:
+        return _("%(reference)s was merged into another case already.") % {
+            "reference": duplicate.reference
+        }
+    if duplicate.customer_id != target.customer_id:
+        return _(
+            "%(reference)s belongs to another customer; only cases of the same customer "
+            "can be merged."
+        ) % {"reference": target.reference}
+    if target.merged_into_id is not None:
+        return _("%(reference)s was itself merged into another case; merge into that one.") % {
+            "reference": target.reference
+        }
+    if target.state in (CaseState.CLOSED, CaseState.CANCELLED):
+        return _("%(reference)s is %(state)s; merge into a case that is still open.") % {
+            "reference": target.reference,
+            "state": target.get_state_display(),
+        }
+    if CaseMerge.objects.filter(target=duplicate, undone_at__isnull=True).exists():
+        return _(
+            "Other cases were merged into %(reference)s; a case that holds merged cases "
+            "cannot itself be merged."
+        ) % {"reference": duplicate.reference}
+    waiting = GuidedRun.objects.filter(case=duplicate, status=RunStatus.WAITING_DECISION)
+    if (
+        waiting.exists()
+        or ExceptionItem.objects.filter(case=duplicate, decided_at__isnull=True).exists()
+    ):
+        return _(
+            "%(reference)s has an exception waiting for a supervisor's decision; "
+            "decide it before merging."
+        ) % {"reference": duplicate.reference}
+    return ""
+
+
+def merge_method(case: Case, name: str, by: AbstractBaseUser):
+    """The `merge`/`unmerge` transition, checked like every other one (state, permission)."""
+    method = getattr(case, name)
+    if not can_proceed(method, check_conditions=False):
+        raise TransitionRefused(
+            _("A case that is %(state)s cannot be merged.") % {"state": case.get_state_display()}
+            if name == "merge"
+            else str(is_merged.message)
+        )
+    found = current_transition(case, method)
+    if not found.has_perm(case, by):
+        raise TransitionForbidden(
+            _("You are not allowed to merge this case.")
+            if name == "merge"
+            else _("You are not allowed to undo a merge.")
+        )
+    if not all(condition(case) for condition in found.conditions):
+        raise TransitionRefused(str(is_merged.message))
+    return method
+
+
+def duplicate_link(duplicate: Case, target: Case, by: AbstractBaseUser) -> dict[str, object]:
+    """Mark the pair as duplicates; what it was before, so the undo can restore it."""
+    link = (
+        CaseLink.objects.filter(source=duplicate, target=target)
+        | CaseLink.objects.filter(source=target, target=duplicate)
+    ).first()
+    if link is None:
+        link = CaseLink.objects.create(
+            source=duplicate, target=target, kind=CaseLinkKind.DUPLICATE, by=by
+        )
+        return {"link": link.pk, "link_kind_before": ""}
+    before = link.kind
+    CaseLink.objects.filter(pk=link.pk).update(kind=CaseLinkKind.DUPLICATE)
+    return {"link": link.pk, "link_kind_before": before}
+
+
+def case_merge(
+    *, case: Case, into: str | Case, by: AbstractBaseUser, expected_state: str = ""
+) -> CaseMerge:
+    """Merge the duplicate `case` into the case `into` (a reference or a case).
+
+    The duplicate's contacts (interactions) and intake messages move to the target, the
+    duplicate closes through its `merge` transition with the resolution "Merged into C-…",
+    the pair is linked as duplicates, and both cases get an event. Refused for another
+    customer's case, a closed, cancelled or merged target, and while the duplicate has an
+    exception waiting for a decision. An in-progress guided run stays on the duplicate.
+    `case_unmerge` undoes all of it.
+    """
+    if isinstance(into, str):
+        reference = into.replace("\x00", "").strip().upper()
+        into = Case.objects.filter(reference=reference).first()
+        if into is None:
+            raise CaseActionError(_("There is no case %(reference)s.") % {"reference": reference})
+    if into.pk == case.pk:
+        raise CaseActionError(_("A case cannot be merged into itself."))
+    try:
+        with transaction.atomic():
+            locked = cases_lock(case.pk, into.pk)
+            duplicate, target = locked[case.pk], locked[into.pk]
+            if expected_state and expected_state != duplicate.state:
+                raise CaseConflict(conflict_message(duplicate))
+            if duplicate.merged_into_id is not None:  # says more than "closed" would
+                raise TransitionRefused(merge_refusal(duplicate, target))
+            method = merge_method(duplicate, "merge", by)
+            refusal = merge_refusal(duplicate, target)
+            if refusal:
+                raise CaseActionError(refusal)
+            merge = merge_record(duplicate, target, method, by)
+    except ConcurrentTransition:
+        raise CaseConflict(conflict_message(Case.objects.get(pk=case.pk))) from None
+    except IntegrityError:  # the one-merge-per-duplicate constraint: someone was faster
+        raise CaseConflict(conflict_message(Case.objects.get(pk=case.pk))) from None
+    case.refresh_from_db()
+    return merge
+
+
+def merge_record(duplicate: Case, target: Case, method, by: AbstractBaseUser) -> CaseMerge:
+    """The merge itself, inside `case_merge`'s transaction with both rows locked."""
+    source = duplicate.state
+    merge = CaseMerge(
+        duplicate=duplicate,
+        target=target,
+        state_before=source,
+        resolution_before=duplicate.resolution,
+        resolved_at_before=duplicate.resolved_at,
+        by=by,
+    )
+    text = _("Merged into %(reference)s.") % {"reference": target.reference}
+    before = field_values(duplicate)
+    method(by=by, data=TransitionInput(resolution=text), into=target)
+    now = duplicate.updated_at = timezone.now()
+    clock = sla_on_transition(duplicate, source=source, now=now)
+    save_changed(duplicate, before)
+    interactions = interactions_refile(
+        from_reference=duplicate.reference, to_reference=target.reference
+    )
+    inbound = list(InboundMessage.objects.filter(case=duplicate).values_list("pk", flat=True))
+    InboundMessage.objects.filter(pk__in=inbound).update(case=target)
+    merge.moved = {
+        "interactions": interactions,
+        "inbound_messages": inbound,
+        **duplicate_link(duplicate, target, by),
+    }
+    merge.at = now
+    merge.save()
+    CaseEvent.objects.create(
+        case=duplicate,
+        customer_id=duplicate.customer_id,
+        kind=CaseEventKind.TRANSITION,
+        transition="merge",
+        source=source,
+        target=duplicate.state,
+        reason=text,
+        by=by,
+        at=now,
+    )
+    if clock:
+        sla_event(duplicate, clock, by=by, at=now)
+    CaseEvent.objects.create(
+        case=target,
+        customer_id=target.customer_id,
+        kind=CaseEventKind.NOTE,
+        reason=ngettext(
+            "%(reference)s was merged into this case; %(count)s contact moved here.",
+            "%(reference)s was merged into this case; %(count)s contacts moved here.",
+            len(interactions),
+        )
+        % {"reference": duplicate.reference, "count": len(interactions)},
+        by=by,
+        at=now,
+    )
+    return merge
+
+
+def case_unmerge(*, case: Case, by: AbstractBaseUser) -> CaseMerge:
+    """Undo the merge of `case`: it returns to its state before, with exactly the contacts
+    and messages the merge moved (ones added to the target since stay there), the link as it
+    was, and an event on both cases. Supervisors and admins (`cases.undo_casemerge`).
+    """
+    try:
+        with transaction.atomic():
+            merge = (
+                CaseMerge.objects.filter(duplicate=case, undone_at__isnull=True)
+                .select_for_update()
+                .first()
+            )
+            if merge is None:
+                raise TransitionRefused(str(is_merged.message))
+            locked = cases_lock(merge.duplicate_id, merge.target_id)
+            duplicate, target = locked[merge.duplicate_id], locked[merge.target_id]
+            method = merge_method(duplicate, "unmerge", by)
+            source, before = duplicate.state, field_values(duplicate)
+            method(by=by, data=TransitionInput(), merge=merge)
+            now = duplicate.updated_at = timezone.now()
+            clock = sla_on_transition(duplicate, source=source, now=now)
+            save_changed(duplicate, before)
+            moved = merge.moved
+            back = interactions_refile(
+                from_reference=target.reference,
+                to_reference=duplicate.reference,
+                ids=moved.get("interactions", []),
+            )
+            InboundMessage.objects.filter(
+                pk__in=moved.get("inbound_messages", []), case=target
+            ).update(case=duplicate)
+            link = CaseLink.objects.filter(pk=moved.get("link"))
+            if moved.get("link_kind_before"):
+                link.update(kind=moved["link_kind_before"])
+            else:
+                link.delete()
+            merge.undone_at, merge.undone_by = now, by
+            merge.save(update_fields=["undone_at", "undone_by"])
+            text = _("Merge into %(reference)s undone.") % {"reference": target.reference}
+            CaseEvent.objects.create(
+                case=duplicate,
+                customer_id=duplicate.customer_id,
+                kind=CaseEventKind.TRANSITION,
+                transition="unmerge",
+                source=source,
+                target=duplicate.state,
+                reason=text,
+                by=by,
+                at=now,
+            )
+            if clock:
+                sla_event(duplicate, clock, by=by, at=now)
+            CaseEvent.objects.create(
+                case=target,
+                customer_id=target.customer_id,
+                kind=CaseEventKind.NOTE,
+                reason=ngettext(
+                    "Merge of %(reference)s undone; %(count)s contact went back.",
+                    "Merge of %(reference)s undone; %(count)s contacts went back.",
+                    len(back),
+                )
+                % {"reference": duplicate.reference, "count": len(back)},
+                by=by,
+                at=now,
+            )
+    except ConcurrentTransition:
+        raise CaseConflict(conflict_message(Case.objects.get(pk=case.pk))) from None
+    case.refresh_from_db()
+    return merge

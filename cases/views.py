@@ -10,10 +10,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseClientRefresh,
+    trigger_client_event,
+)
 
 from cases import guided, intake, lifecycle, moves, replies, selectors, services
-from cases.forms import AssignForm, DecisionForm, NoteForm, TransitionForm
+from cases.forms import AssignForm, DecisionForm, MergeForm, NoteForm, TransitionForm
 from cases.models import Case, CaseState, GuidedRun
 from customers.selectors import access_customer_by_id
 
@@ -133,6 +137,9 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
         return render_case_header(request, case)
     context = {**header_context(request, case), **history_context(case), **links_context(case)}
     context["inbound_messages"] = selectors.case_inbound_messages(case=case)
+    context["panel"] = selectors.case_merge_panel(
+        case=case, user=request.user, links=context["links"]
+    )
     return render(request, "cases/case_detail.html", context)
 
 
@@ -212,6 +219,74 @@ def case_link_add(request: HttpRequest, reference: str) -> HttpResponse:
         return redirect(case)
     response = render(request, "cases/partials/case_links.html", links_context(case))
     return trigger_client_event(response, "case:changed", {"reference": case.reference})
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def case_merge_panel(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin. What the case was merged into or holds, and the form."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    return render_merge_panel(request, case)
+
+
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def case_merge(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: agent, supervisor, admin (an escalated case: supervisor and admin).
+
+    Merge this duplicate into another case of the customer; the page reloads on success.
+    """
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    form = MergeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.CaseActionError(form.first_error())
+        services.case_merge(
+            case=case,
+            into=form.cleaned_data["reference"],
+            by=request.user,
+            expected_state=form.cleaned_data["expected_state"],
+        )
+    except services.CaseActionError as error:
+        return merge_refused(request, reference, error, typed=form.data)
+    return case_reload(request, case)
+
+
+@require_POST
+@permission_required("cases.undo_casemerge", raise_exception=True)
+def case_unmerge(request: HttpRequest, reference: str) -> HttpResponse:
+    """Roles: supervisor, admin. Undo the merge of this case; the page reloads on success."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    try:
+        services.case_unmerge(case=case, by=request.user)
+    except services.CaseActionError as error:
+        return merge_refused(request, reference, error)
+    return case_reload(request, case)
+
+
+def merge_refused(
+    request: HttpRequest, reference: str, error: services.CaseActionError, **extra: object
+) -> HttpResponse:
+    """The panel with the reason (htmx), or the case page with a message."""
+    if not request.htmx:
+        messages.error(request, str(error))
+        return redirect("cases:case-detail", reference)
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    return render_merge_panel(request, case, merge_error=str(error), status=error.status, **extra)
+
+
+def case_reload(request: HttpRequest, case: Case) -> HttpResponse:
+    """After a merge or its undo every panel of the page has changed: load it again."""
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect(case)
+
+
+def render_merge_panel(
+    request: HttpRequest, case: Case, *, status: int = 200, **extra: object
+) -> HttpResponse:
+    context = {"case": case, "panel": selectors.case_merge_panel(case=case, user=request.user)}
+    return render(request, "cases/partials/case_merge.html", context | extra, status=status)
 
 
 @require_POST
@@ -305,7 +380,8 @@ def header_context(request: HttpRequest, case: Case, **extra: object) -> dict[st
         "may_assign": services.may_assign(case, request.user),
         "reopen_note": selectors.reopen_expired_note(case=case),
         "may_follow_up": request.user.has_perm("cases.add_case")
-        and case.state in (CaseState.RESOLVED, CaseState.CLOSED),
+        and case.state in (CaseState.RESOLVED, CaseState.CLOSED)
+        and case.merged_into_id is None,
         **selectors.assign_choices(),
         **extra,
     }

@@ -48,6 +48,7 @@ SUPERVISOR_PERMISSIONS = [
     "cases.close_case",
     "cases.cancel_case",
     "cases.handle_escalation",
+    "cases.undo_casemerge",
     "cases.decide_guidedrun",
     "cases.view_offer_report",
 ]

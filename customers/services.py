@@ -476,6 +476,22 @@ def interaction_record(
     return interaction
 
 
+def interactions_refile(
+    *, from_reference: str, to_reference: str, ids: list[int] | None = None
+) -> list[int]:
+    """File the contacts of case `from_reference` under `to_reference`; the ids that moved.
+
+    With `ids`, only those contacts that still belong to `from_reference` move (the undo of
+    a case merge moves back exactly what the merge moved). Runs in the caller's transaction.
+    """
+    contacts = Interaction.objects.filter(case_reference=from_reference)
+    if ids is not None:
+        contacts = contacts.filter(pk__in=ids)
+    moved = list(contacts.order_by("pk").values_list("pk", flat=True))
+    Interaction.objects.filter(pk__in=moved).update(case_reference=to_reference)
+    return moved
+
+
 @transaction.atomic
 def prospect_create(*, name: str, address: SenderAddress | None) -> Customer:
     """An unverified prospect for a sender nobody knows, reachable at the sender's address

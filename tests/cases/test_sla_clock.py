@@ -199,3 +199,51 @@ def test_a_transition_on_a_stale_copy_keeps_the_warning_the_check_wrote(
     stale.refresh_from_db()
     assert stale.state == CaseState.WAITING_THIRD_PARTY
     assert (stale.sla_warned_at, stale.priority) == (at("2026-11-23 17:30"), Priority.HIGH)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("state", ["new", "open", "waiting_third_party"])
+def test_a_breach_escalates_the_case_to_the_supervisors(
+    agent, supervisor_client, outage, clock, state: str
+) -> None:
+    clock("2026-11-23 09:00")
+    case = case_create(customer=CustomerFactory(), subject="Kein Netz", by=agent, case_type=outage)
+    if state != "new":
+        case_transition(case=case, name="open", by=agent)
+    if state == "waiting_third_party":
+        case_transition(case=case, name="wait_for_third_party", by=agent)
+    responded = Case.objects.get(pk=case.pk).responded_at
+    assert sla_check(now=clock("2026-11-24 09:00"))["breached"] == 1
+    case.refresh_from_db()
+    assert case.state == CaseState.ESCALATED
+    assert (case.escalation_reason, case.escalated_by) == ("Resolution SLA breached.", None)
+    assert case.responded_at == responded  # CPM's escalation is no response to the customer
+    assert case.sla_breached_at == at("2026-11-24 09:00")
+    event = CaseEvent.objects.get(case=case, transition="escalate")
+    assert (event.source, event.target, event.by, event.reason) == (
+        state,
+        CaseState.ESCALATED,
+        None,
+        "Resolution SLA breached.",
+    )
+    html = supervisor_client.get(reverse("cases:escalation-inbox")).content.decode()
+    assert case.reference in html and "Resolution SLA breached." in html
+    assert sla_check(now=clock("2026-11-24 10:00"))["breached"] == 0
+    assert CaseEvent.objects.filter(case=case, transition="escalate").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_breach_of_an_escalated_case_only_marks_it(agent, outage, clock) -> None:
+    clock("2026-11-23 09:00")
+    case = case_create(customer=CustomerFactory(), subject="Kein Netz", by=agent, case_type=outage)
+    case_transition(
+        case=case, name="escalate", by=agent, data=TransitionInput(reason="Customer is angry")
+    )
+    assert sla_check(now=clock("2026-11-24 09:00"))["breached"] == 1
+    case.refresh_from_db()
+    assert (case.state, case.escalation_reason, case.escalated_by) == (
+        CaseState.ESCALATED,
+        "Customer is angry",
+        agent,
+    )
+    assert CaseEvent.objects.filter(case=case, transition="escalate").count() == 1

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
+from cases.lifecycle import targets_of
 from cases.models import Case, CaseEvent, CaseState
 from cases.services import (
     CaseActionError,
@@ -48,8 +49,16 @@ LIFE_CYCLE: list[tuple[str, set[CaseState], set[Role], CaseState]] = [
     ("reopen", {CaseState.RESOLVED}, EVERYONE, CaseState.OPEN),
     ("close", {CaseState.RESOLVED}, LEADS, CaseState.CLOSED),
     ("cancel", {*WORKING, CaseState.ESCALATED}, LEADS, CaseState.CANCELLED),
+    # Merging has its own service and tests (test_merge.py); `case_transition` refuses it.
+    ("merge", {*WORKING, CaseState.RESOLVED}, EVERYONE, CaseState.CLOSED),
+    ("merge", {CaseState.ESCALATED}, LEADS, CaseState.CLOSED),
+    *(
+        ("unmerge", {CaseState.CLOSED}, LEADS, back)
+        for back in (*WORKING, CaseState.ESCALATED, CaseState.RESOLVED)
+    ),
 ]
-NAMES = sorted({row[0] for row in LIFE_CYCLE})
+OWN_SERVICE = {"merge", "unmerge"}
+NAMES = sorted({row[0] for row in LIFE_CYCLE} - OWN_SERVICE)
 INPUT = TransitionInput(resolution="Invoice corrected.", reason="Customer called again.")
 
 
@@ -64,8 +73,9 @@ def expected_outcome(name: str, source: CaseState, role: Role) -> CaseState | ty
 def test_life_cycle_table_matches_the_model() -> None:
     """The table above is the specification: every declared transition is in it, and no more."""
     declared = {
-        (t.name, t.source, t.target)
+        (t.name, t.source, target)
         for t in Case._meta.get_field("state").get_all_transitions(Case)
+        for target in targets_of(t)
     }
     specified = {
         (name, source, target) for name, sources, _roles, target in LIFE_CYCLE for source in sources
@@ -232,3 +242,13 @@ def test_escalation_round_trip_records_who_why_and_the_instruction(agent, superv
         ("take_over", ""),
         ("de_escalate", "Refund 500."),
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(OWN_SERVICE))
+def test_merge_transitions_are_not_fired_by_name(name: str, supervisor) -> None:
+    case = CaseFactory(state=CaseState.OPEN)
+    with pytest.raises(TransitionRefused, match="no action called"):
+        case_transition(case=case, name=name, by=supervisor)
+    case.refresh_from_db()
+    assert case.state == CaseState.OPEN

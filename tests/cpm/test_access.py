@@ -136,6 +136,19 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"reference": "case"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
     ),
+    "cases:case-merge-panel": ("get", {"reference": "case"}, DESK),
+    # No reference given: refused with a message, back to the case.
+    "cases:case-merge": (
+        "post",
+        {"reference": "case"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
+    # Supervisors and admins only; the fixture case is not merged: back with a message.
+    "cases:case-unmerge": (
+        "post",
+        {"reference": "case"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 302, Role.ADMIN: 302},
+    ),
     "cases:case-lifecycle": (
         "get",
         {},
