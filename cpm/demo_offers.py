@@ -282,12 +282,12 @@ def demo_offer_history_ensure(*, now: datetime | None = None) -> int:
         rng = random.Random(SEED + customer.pk)
         facts = {**customer_facts(customer), "case": blank_case()}
         products = held_products(facts)
-        activation = prepare(facts)
+        prepared = prepare(facts)
         for offer, card in offers:
             if guardrail(card, facts, [], now=now, channel="", products=products):
                 continue
             try:
-                if card.rule and not evaluate_prepared_condition(card.rule, activation):
+                if card.rule and not evaluate_prepared_condition(card.rule, prepared):
                     continue
             except RuleError:
                 continue
