@@ -281,3 +281,34 @@ def offer_report() -> list[ReportRow]:
             )
         )
     return rows
+
+
+# --- the catalog (admins) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    offer: Offer
+    presented: int  # presentations, control group excluded (as the ranking counts them)
+    accepted: int
+
+
+def offer_catalog() -> list[CatalogRow]:
+    """Every offer, active or not, with its presented and accepted counts: two queries."""
+    counts = {
+        row["offer_id"]: row
+        for row in OfferOutcome.objects.filter(control=False)
+        .values("offer_id")
+        .annotate(
+            presented=Count("id", filter=Q(result__in=PRESENTATIONS)),
+            accepted=Count("id", filter=Q(result=OfferResult.ACCEPTED)),
+        )
+    }
+    return [
+        CatalogRow(
+            offer=offer,
+            presented=counts.get(offer.pk, {}).get("presented", 0),
+            accepted=counts.get(offer.pk, {}).get("accepted", 0),
+        )
+        for offer in Offer.objects.order_by("-active", "kind", "key")
+    ]
