@@ -87,6 +87,8 @@ def offer_outcome_save(request: HttpRequest, customer_id: int) -> HttpResponse:
             messages.info(request, done.message)
         return redirect(back)
     response = render_offers(request, customer, case, notice=done.message)
+    # The answer is on the customer's timeline now: it reloads (customers' timeline.html).
+    response = trigger_client_event(response, "customer:timeline", {"customer": customer.pk})
     if done.case is not None:
         details = {"reference": done.case.reference}
         response = trigger_client_event(response, "case:changed", details)

@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from cases.guided import case_facts, case_note, run_start
 from cases.models import Case, GuidedRun, OfferOutcome, RunStatus
 from cases.services import CaseActionError, case_create
-from customers.models import Customer
+from customers.models import Customer, EventKind
+from customers.services import customer_event_record
 from guidance.facts import customer_facts
 from guidance.models import DeclineReason, Offer, OfferResult
 from guidance.offers import (
@@ -43,6 +44,13 @@ TALLY_SECONDS = 300
 RULES_SECONDS = 600  # the learned rates move slowly; a few minutes old is fine
 HISTORY_LIMIT = 2000
 AGENT_RESULTS = [r for r in OfferResult if r in PRESENTATIONS]
+# Every answer to an offer shows on the customer's timeline (customers.CustomerEvent).
+TIMELINE_KINDS = {
+    OfferResult.PRESENTED: EventKind.OFFER_PRESENTED,
+    OfferResult.ACCEPTED: EventKind.OFFER_ACCEPTED,
+    OfferResult.DECLINED: EventKind.OFFER_DECLINED,
+    OfferResult.NOT_NOW: EventKind.OFFER_NOT_NOW,
+}
 
 
 class OfferRefused(CaseActionError):
@@ -164,7 +172,8 @@ def offer_outcome_record(
     case: Case | None = None,
     decline_reason: str = "",
 ) -> OutcomeRecorded:
-    """Record the agent's answer; an acceptance starts the offer's process, if it has one.
+    """Record the agent's answer (also on the customer's timeline); an acceptance starts
+    the offer's process, if it has one.
 
     On a case the process runs on that case; in the cockpit a new case is opened for it.
     """
@@ -184,6 +193,15 @@ def offer_outcome_record(
         by=by,
     )
     label = OfferResult(result).label
+    customer_event_record(
+        customer=customer,
+        kind=TIMELINE_KINDS[result],
+        subject=offer.name,
+        detail=str(DeclineReason(decline_reason).label) if decline_reason else "",
+        case_reference=case.reference if case is not None else "",
+        by=by,
+        at=outcome.at,
+    )
     if case is not None:
         note = _("Offer “%(name)s”: %(result)s.") % {"name": offer.name, "result": label}
         case_note(case, by, note)

@@ -22,6 +22,7 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerChange,
+    CustomerEvent,
     CustomerStatus,
     Holding,
     HoldingStatus,
@@ -474,6 +475,33 @@ def interaction_record(
     interaction.full_clean(exclude=["agent"])
     interaction.save()
     return interaction
+
+
+def customer_event_record(
+    *,
+    customer: Customer,
+    kind: str,
+    subject: str,
+    detail: str = "",
+    channel: str = "",
+    case_reference: str = "",
+    by: AbstractBaseUser | None = None,
+    at: datetime | None = None,
+) -> CustomerEvent:
+    """Put something else that happened (e.g. the answer to an offer) on the timeline."""
+    event = CustomerEvent(
+        customer=customer,
+        kind=kind,
+        subject=subject[:300],
+        detail=detail[:300],
+        channel=channel,
+        case_reference=case_reference[:20],
+        by=by if by is not None and by.is_authenticated else None,
+        at=at or timezone.now(),
+    )
+    event.full_clean(exclude=["by", "customer"])
+    event.save()
+    return event
 
 
 @transaction.atomic
