@@ -141,7 +141,7 @@ def offer_form_page(request: HttpRequest, offer: Offer) -> HttpResponse:
                 messages.success(request, _("Offer “%(key)s” saved.") % {"key": saved.key})
                 return redirect("cases:offer-catalog")
         messages.error(request, not_saved(form))
-    status = 422 if request.method == "POST" else 200
+    status = 400 if request.method == "POST" else 200  # invalid input: 400, as elsewhere
     return render(request, "cases/offer_form.html", {"form": form, "offer": offer}, status=status)
 
 

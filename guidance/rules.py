@@ -125,21 +125,30 @@ def ident_name(node: Tree) -> str | None:
     return None
 
 
-def bound_variables(tree: Tree) -> set[str]:
-    """Variables introduced by macros, like `h` in `holdings.exists(h, ...)`."""
-    bound = set()
+def bound_variables(tree: Tree) -> dict[str, str | None]:
+    """Variables introduced by macros, like `h` in `holdings.exists(h, ...)`, with the root
+    they range over (`holdings`), or None when the macro's target is not a plain root."""
+    bound: dict[str, str | None] = {}
     for node in tree.iter_subtrees():
         if node.data != "member_dot_arg" or len(node.children) < 3:
             continue
-        method, args = node.children[1], node.children[2]
+        target, method, args = node.children
         if str(method) in MACROS and isinstance(args, Tree) and args.children:
             first = args.children[0]
             for sub in first.iter_subtrees():
                 name = ident_name(sub)
                 if name:
-                    bound.add(name)
+                    bound[name] = ident_name(target)
                     break
     return bound
+
+
+def item_fields(schema: FactSchema, root: str | None) -> frozenset[str] | None:
+    """The fields of one item of a list root (a holding's), from its sample."""
+    sample = schema.samples.get(root) if root else None
+    if isinstance(sample, list | tuple) and sample and isinstance(sample[0], Mapping):
+        return frozenset(sample[0])
+    return None
 
 
 def used_names(tree: Tree) -> Iterable[tuple[str, str | None]]:
@@ -159,6 +168,10 @@ def check_rule(text: str, schema: FactSchema) -> None:
     bound = bound_variables(tree)
     for root, member in used_names(tree):
         if root in bound:
+            fields = item_fields(schema, bound[root])
+            if member is not None and fields is not None and member not in fields:
+                known = ", ".join(f"{root}.{f}" for f in sorted(fields))
+                raise RuleError(f"Unknown name “{root}.{member}”. Known names: {known}.")
             continue
         if root not in schema.roots:
             raise RuleError(f"Unknown name “{root}”. Known names: {schema.describe()}.")
