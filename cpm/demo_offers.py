@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import OfferOutcome
+from customers.connectors import ConnectorAction
 from customers.models import Customer
 from guidance.facts import customer_facts
 from guidance.models import DeclineReason, Offer, OfferKind, OfferResult
@@ -256,6 +257,8 @@ def demo_offers_ensure() -> list[str]:
                 "value_weight": Decimal(weight),
                 "product": product,
                 "process_key": process,
+                # A product without a process is booked in the back office on acceptance.
+                "connector_action": ConnectorAction.BOOK_ADDON if product and not process else "",
                 "control_percent": control,
                 "service_recovery": recovery,
                 "cooldown_days": 60,

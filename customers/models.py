@@ -441,12 +441,14 @@ class Interaction(models.Model):
 
 
 class EventKind(models.TextChoices):
-    """What else happened with the customer: offers met on a contact (recorded by cases)."""
+    """What else happened with the customer: offers met on a contact (recorded by cases),
+    actions done in the back office."""
 
     OFFER_PRESENTED = "offer_presented", _("Offer presented")
     OFFER_ACCEPTED = "offer_accepted", _("Offer accepted")
     OFFER_DECLINED = "offer_declined", _("Offer declined")
     OFFER_NOT_NOW = "offer_not_now", _("Offer: not now")
+    BACK_OFFICE_ACTION = "back_office_action", _("Done in the back office")
 
 
 class CustomerEvent(models.Model):

@@ -392,6 +392,8 @@ class OfferForm(forms.ModelForm):
             "service_recovery",
             "product",
             "process_key",
+            "connector_action",
+            "connector_value",
             "control_percent",
         ]
         widgets = {
