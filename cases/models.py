@@ -1296,6 +1296,8 @@ class OfferOutcome(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     at = models.DateTimeField(_("at"), default=timezone.now)
+    # The back office's reference once the offer's connector action was done (at most once).
+    action_reference = models.CharField(_("back-office reference"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("offer outcome")

@@ -19,11 +19,14 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_q.tasks import async_task
 
 from cases.guided import case_facts, case_note, run_start
 from cases.models import Case, GuidedRun, OfferOutcome, RunStatus
-from cases.services import CaseActionError, case_create
-from customers.models import Customer
+from cases.services import CaseActionError, case_create, exception_raise
+from customers.connectors import BackOfficeActionFailed
+from customers.models import Customer, EventKind
+from customers.services import back_office_action, customer_event_record
 from guidance.facts import customer_facts
 from guidance.models import DeclineReason, Offer, OfferResult
 from guidance.offers import (
@@ -43,6 +46,15 @@ TALLY_SECONDS = 300
 RULES_SECONDS = 600  # the learned rates move slowly; a few minutes old is fine
 HISTORY_LIMIT = 2000
 AGENT_RESULTS = [r for r in OfferResult if r in PRESENTATIONS]
+ACTION_TASK = "cases.tasks.perform_offer_action"
+ACTION_SOURCE = "offer-action"
+# Every answer to an offer shows on the customer's timeline (customers.CustomerEvent).
+TIMELINE_KINDS = {
+    OfferResult.PRESENTED: EventKind.OFFER_PRESENTED,
+    OfferResult.ACCEPTED: EventKind.OFFER_ACCEPTED,
+    OfferResult.DECLINED: EventKind.OFFER_DECLINED,
+    OfferResult.NOT_NOW: EventKind.OFFER_NOT_NOW,
+}
 
 
 class OfferRefused(CaseActionError):
@@ -164,7 +176,8 @@ def offer_outcome_record(
     case: Case | None = None,
     decline_reason: str = "",
 ) -> OutcomeRecorded:
-    """Record the agent's answer; an acceptance starts the offer's process, if it has one.
+    """Record the agent's answer (also on the customer's timeline); an acceptance starts
+    the offer's process, if it has one.
 
     On a case the process runs on that case; in the cockpit a new case is opened for it.
     """
@@ -184,12 +197,59 @@ def offer_outcome_record(
         by=by,
     )
     label = OfferResult(result).label
+    customer_event_record(
+        customer=customer,
+        kind=TIMELINE_KINDS[result],
+        subject=offer.name,
+        detail=str(DeclineReason(decline_reason).label) if decline_reason else "",
+        case_reference=case.reference if case is not None else "",
+        by=by,
+        at=outcome.at,
+    )
     if case is not None:
         note = _("Offer “%(name)s”: %(result)s.") % {"name": offer.name, "result": label}
         case_note(case, by, note)
+    if result == OfferResult.ACCEPTED and offer.connector_action:
+        # After commit, in the worker: never an HTTP call inside the transaction.
+        transaction.on_commit(lambda: async_task(ACTION_TASK, outcome.pk))
     if result != OfferResult.ACCEPTED or not offer.process_key:
         return OutcomeRecorded(outcome, None, False, "")
     return process_start(outcome, offer, case, by)
+
+
+def offer_action_perform(*, pk: int) -> str:
+    """Do the accepted offer's back-office action once; a failure goes to the exception
+    queue with the reason, so a supervisor sees that it must be done by hand.
+
+    Returns the back office's reference, "" when it failed. Idempotent: a retried task
+    finds the reference and does nothing twice.
+    """
+    outcome = OfferOutcome.objects.select_related("offer", "customer", "case", "by").get(pk=pk)
+    offer = outcome.offer
+    if outcome.action_reference or not offer.connector_action:
+        return outcome.action_reference
+    try:
+        reference = back_office_action(
+            customer=outcome.customer,
+            action=offer.connector_action,
+            value=offer.connector_action_value,
+            subject=offer.name,
+            by=outcome.by,
+        )
+    except BackOfficeActionFailed as error:
+        reason = _(
+            "Customer %(number)s accepted “%(offer)s”, but the back office did not do it "
+            "(%(action)s: %(why)s). Do it by hand."
+        ) % {
+            "number": outcome.customer.number,
+            "offer": offer.name,
+            "action": offer.get_connector_action_display(),
+            "why": str(error),
+        }
+        exception_raise(source=ACTION_SOURCE, reason=reason, case=outcome.case)
+        return ""
+    OfferOutcome.objects.filter(pk=pk).update(action_reference=reference)
+    return reference
 
 
 def process_start(
@@ -281,3 +341,34 @@ def offer_report() -> list[ReportRow]:
             )
         )
     return rows
+
+
+# --- the catalog (admins) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    offer: Offer
+    presented: int  # presentations, control group excluded (as the ranking counts them)
+    accepted: int
+
+
+def offer_catalog() -> list[CatalogRow]:
+    """Every offer, active or not, with its presented and accepted counts: two queries."""
+    counts = {
+        row["offer_id"]: row
+        for row in OfferOutcome.objects.filter(control=False)
+        .values("offer_id")
+        .annotate(
+            presented=Count("id", filter=Q(result__in=PRESENTATIONS)),
+            accepted=Count("id", filter=Q(result=OfferResult.ACCEPTED)),
+        )
+    }
+    return [
+        CatalogRow(
+            offer=offer,
+            presented=counts.get(offer.pk, {}).get("presented", 0),
+            accepted=counts.get(offer.pk, {}).get("accepted", 0),
+        )
+        for offer in Offer.objects.order_by("-active", "kind", "key")
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from cases import outbox, services
+from cases import offers, outbox, services
 
 
 def check_sla() -> dict[str, int]:
@@ -15,3 +15,8 @@ def check_sla() -> dict[str, int]:
 def deliver_outbound(pk: int) -> str:
     """Deliver one outbox message (enqueued after commit, retried by schedule)."""
     return outbox.outbound_deliver(pk=pk).status
+
+
+def perform_offer_action(pk: int) -> str:
+    """Do an accepted offer's back-office action (enqueued after commit; idempotent)."""
+    return offers.offer_action_perform(pk=pk)

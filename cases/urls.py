@@ -11,6 +11,11 @@ urlpatterns = [
     path("decisions/<int:run_id>/", views.decision_make, name="decision-make"),
     path("customer/<int:customer_id>/", views.customer_cases, name="customer-cases"),
     path("offers/report/", offer_views.offer_report, name="offer-report"),
+    path("offers/catalog/", offer_views.offer_catalog, name="offer-catalog"),
+    path("offers/catalog/new/", offer_views.offer_create, name="offer-create"),
+    path("offers/catalog/rule-check/", offer_views.offer_rule_check, name="offer-rule-check"),
+    path("offers/catalog/<int:pk>/", offer_views.offer_edit, name="offer-edit"),
+    path("offers/catalog/<int:pk>/active/", offer_views.offer_activate, name="offer-activate"),
     path("offers/<int:customer_id>/", offer_views.customer_offers, name="customer-offers"),
     path(
         "offers/<int:customer_id>/outcome/",

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import OfferOutcome
+from customers.connectors import ConnectorAction
 from customers.models import Customer
 from guidance.facts import customer_facts
 from guidance.models import DeclineReason, Offer, OfferKind, OfferResult
@@ -256,6 +257,8 @@ def demo_offers_ensure() -> list[str]:
                 "value_weight": Decimal(weight),
                 "product": product,
                 "process_key": process,
+                # A product without a process is booked in the back office on acceptance.
+                "connector_action": ConnectorAction.BOOK_ADDON if product and not process else "",
                 "control_percent": control,
                 "service_recovery": recovery,
                 "cooldown_days": 60,
@@ -282,12 +285,12 @@ def demo_offer_history_ensure(*, now: datetime | None = None) -> int:
         rng = random.Random(SEED + customer.pk)
         facts = {**customer_facts(customer), "case": blank_case()}
         products = held_products(facts)
-        activation = prepare(facts)
+        prepared = prepare(facts)
         for offer, card in offers:
             if guardrail(card, facts, [], now=now, channel="", products=products):
                 continue
             try:
-                if card.rule and not evaluate_prepared_condition(card.rule, activation):
+                if card.rule and not evaluate_prepared_condition(card.rule, prepared):
                     continue
             except RuleError:
                 continue

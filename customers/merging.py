@@ -22,6 +22,7 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerChange,
+    CustomerEvent,
     CustomerMerge,
     Holding,
     Interaction,
@@ -31,7 +32,14 @@ from customers.signals import customer_merging, customer_unmerging
 
 NAME_SIMILARITY = 0.8  # difflib ratio of the folded names, same birth date required
 SPELLINGS = {"ü": "ue", "ö": "oe", "ä": "ae", "ß": "ss"}
-MOVED_MODELS: list[type[Model]] = [ContactPoint, Address, Holding, Interaction, CustomerChange]
+MOVED_MODELS: list[type[Model]] = [
+    ContactPoint,
+    Address,
+    Holding,
+    Interaction,
+    CustomerChange,
+    CustomerEvent,
+]
 
 
 @dataclass(frozen=True)

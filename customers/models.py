@@ -440,6 +440,57 @@ class Interaction(models.Model):
         return f"{self.get_channel_display()} {self.get_direction_display()} {when}"
 
 
+class EventKind(models.TextChoices):
+    """What else happened with the customer: offers met on a contact (recorded by cases),
+    actions done in the back office."""
+
+    OFFER_PRESENTED = "offer_presented", _("Offer presented")
+    OFFER_ACCEPTED = "offer_accepted", _("Offer accepted")
+    OFFER_DECLINED = "offer_declined", _("Offer declined")
+    OFFER_NOT_NOW = "offer_not_now", _("Offer: not now")
+    BACK_OFFICE_ACTION = "back_office_action", _("Done in the back office")
+
+
+class CustomerEvent(models.Model):
+    """Something that happened with the customer that is neither a contact nor a data
+    change, e.g. the answer to an offer, on the same timeline as both.
+
+    Written only through `customers.services.customer_event_record`; `cases` records offer
+    outcomes here with plain texts (the offer's name, the reason in the agent's words), so
+    `customers` needs to know nothing about offers or cases (DESIGN.md).
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="events", verbose_name=_("customer")
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=EventKind.choices)
+    subject = models.CharField(_("subject"), max_length=300)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, blank=True)
+    case_reference = models.CharField(_("case"), max_length=20, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer event")
+        verbose_name_plural = _("customer events")
+        indexes = [models.Index(fields=["customer", "-at", "-id"], name="event_timeline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject}"
+
+    @property
+    def is_event(self) -> bool:  # the timeline template tells its three sources apart
+        return True
+
+
 class Sequence(models.Model):
     """A named counter for human-readable business keys (customer numbers, case references).
 

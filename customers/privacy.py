@@ -29,6 +29,7 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerChange,
+    CustomerEvent,
     CustomerStatus,
     Holding,
     Interaction,
@@ -59,6 +60,7 @@ EXPORT_FIELDS: dict[type[Model], list[str]] = {
         "id", "channel", "direction", "occurred_at", "subject", "body", "case_reference",
     ],
     CustomerChange: ["id", "entity", "entity_id", "field", "detail", "old", "new", "at"],
+    CustomerEvent: ["id", "kind", "subject", "detail", "channel", "case_reference", "at"],
 }  # fmt: skip
 
 
@@ -95,6 +97,7 @@ def customer_export(*, customer: Customer, by: Actor) -> dict[str, object]:
         "holdings": rows(Holding.objects.filter(customer_id=pk), Holding),
         "interactions": rows(Interaction.objects.filter(customer_id=pk), Interaction),
         "changes": rows(CustomerChange.objects.filter(customer_id=pk), CustomerChange),
+        "events": rows(CustomerEvent.objects.filter(customer_id=pk), CustomerEvent),
         "merged_customers": list(
             Customer.objects.filter(merged_into_id=pk).values_list("number", flat=True)
         ),
@@ -213,6 +216,7 @@ def section_titles() -> dict[str, str]:
         "holdings": _("Products and contracts"),
         "interactions": _("Contacts"),
         "changes": _("Recorded changes"),
+        "events": _("Offers and other events"),
         "merged_customers": _("Merged customer records"),
         "cases": _("Cases"),
         "case_events": _("Case history"),

@@ -25,6 +25,7 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerChange,
+    CustomerEvent,
     CustomerStatus,
     Holding,
     HoldingStatus,
@@ -41,16 +42,22 @@ VIP_MONTHLY_REVENUE = Decimal("100.00")  # active holdings' fees per month that 
 class TimelineKind:
     INTERACTIONS = "interactions"
     CHANGES = "changes"
-    CHOICES = [(INTERACTIONS, _("Contacts only")), (CHANGES, _("Data changes only"))]
+    EVENTS = "events"
+    CHOICES = [
+        (INTERACTIONS, _("Contacts only")),
+        (CHANGES, _("Data changes only")),
+        (EVENTS, _("Offers only")),
+    ]
 
 
-# Where two entries share a timestamp, contacts come before data changes.
-SOURCE_RANK = {"i": 1, "c": 0}
+# Where entries share a timestamp (newest first): offer answers, contacts, data changes.
+SOURCE_RANK = {"e": 2, "i": 1, "c": 0}
+Entry = Interaction | CustomerChange | CustomerEvent
 
 
 @dataclass(frozen=True)
 class TimelinePage:
-    entries: list[Interaction | CustomerChange]
+    entries: list[Entry]
     next_cursor: str  # empty on the last page
 
 
@@ -92,17 +99,22 @@ def access_customer_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) ->
         raise Http404 from None
 
 
-def entry_key(entry: Interaction | CustomerChange) -> tuple[datetime, int, int]:
-    """The timeline's sort key over both sources: time, then source, then id."""
+def entry_source(entry: Entry) -> str:
     if isinstance(entry, CustomerChange):
-        return entry.at, SOURCE_RANK["c"], entry.pk
-    return entry.occurred_at, SOURCE_RANK["i"], entry.pk
+        return "c"
+    return "e" if isinstance(entry, CustomerEvent) else "i"
 
 
-def timeline_cursor(entry: Interaction | CustomerChange) -> str:
+def entry_key(entry: Entry) -> tuple[datetime, int, int]:
+    """The timeline's sort key over all sources: time, then source, then id."""
+    source = entry_source(entry)
+    when = entry.occurred_at if source == "i" else entry.at
+    return when, SOURCE_RANK[source], entry.pk
+
+
+def timeline_cursor(entry: Entry) -> str:
     when, _rank, pk = entry_key(entry)
-    source = "c" if isinstance(entry, CustomerChange) else "i"
-    return f"{when.isoformat()}|{pk}|{source}"
+    return f"{when.isoformat()}|{pk}|{entry_source(entry)}"
 
 
 def parse_timeline_cursor(cursor: str) -> tuple[datetime, int, str] | None:
@@ -136,15 +148,16 @@ def timeline_page(
     kind: str = "",
     size: int = TIMELINE_PAGE_SIZE,
 ) -> TimelinePage:
-    """One page of the customer's timeline, newest first: contacts of every channel and
-    master-data changes on one list, in two queries whatever the history's length.
+    """One page of the customer's timeline, newest first: contacts of every channel,
+    master-data changes and other events (offer answers) on one list, in three queries
+    whatever the history's length.
 
-    Each source is read with the same keyset condition and its own index, then the two
-    short lists are merged; a channel filter shows contacts only.
+    Each source is read with the same keyset condition and its own index, then the short
+    lists are merged; a channel filter shows contacts and the events on that channel.
     """
     position = parse_timeline_cursor(cursor) if cursor else None
-    rows: list[Interaction | CustomerChange] = []
-    if kind != TimelineKind.CHANGES:
+    rows: list[Entry] = []
+    if kind in ("", TimelineKind.INTERACTIONS):
         interactions = (
             Interaction.objects.for_customer(customer_id).select_related("agent").newest_first()
         )
@@ -154,7 +167,7 @@ def timeline_page(
             after_position(SOURCE_RANK["i"], position, "occurred_at")
         )
         rows.extend(interactions[: size + 1])
-    if kind != TimelineKind.INTERACTIONS and not channel:
+    if kind in ("", TimelineKind.CHANGES) and not channel:
         changes = (
             CustomerChange.objects.filter(customer_id=customer_id)
             .filter(after_position(SOURCE_RANK["c"], position))
@@ -162,6 +175,16 @@ def timeline_page(
             .order_by("-at", "-id")
         )
         rows.extend(changes[: size + 1])
+    if kind in ("", TimelineKind.EVENTS):
+        events = CustomerEvent.objects.filter(customer_id=customer_id)
+        if channel:
+            events = events.filter(channel=channel)
+        events = (
+            events.filter(after_position(SOURCE_RANK["e"], position))
+            .select_related("by")
+            .order_by("-at", "-id")
+        )
+        rows.extend(events[: size + 1])
     rows.sort(key=entry_key, reverse=True)
     has_more = len(rows) > size
     rows = rows[:size]

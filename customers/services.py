@@ -14,6 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers import identity
+from customers.connectors import (
+    BackOfficeActionFailed,
+    BackOfficeUnavailable,
+    ConnectorAction,
+    billing_connector,
+)
 from customers.models import (
     BODY_MAX_LENGTH,
     Address,
@@ -22,7 +28,9 @@ from customers.models import (
     ContactPoint,
     Customer,
     CustomerChange,
+    CustomerEvent,
     CustomerStatus,
+    EventKind,
     Holding,
     HoldingStatus,
     Interaction,
@@ -490,6 +498,56 @@ def interactions_refile(
     moved = list(contacts.order_by("pk").values_list("pk", flat=True))
     Interaction.objects.filter(pk__in=moved).update(case_reference=to_reference)
     return moved
+
+
+def customer_event_record(
+    *,
+    customer: Customer,
+    kind: str,
+    subject: str,
+    detail: str = "",
+    channel: str = "",
+    case_reference: str = "",
+    by: AbstractBaseUser | None = None,
+    at: datetime | None = None,
+) -> CustomerEvent:
+    """Put something else that happened (e.g. the answer to an offer) on the timeline."""
+    event = CustomerEvent(
+        customer=customer,
+        kind=kind,
+        subject=subject[:300],
+        detail=detail[:300],
+        channel=channel,
+        case_reference=case_reference[:20],
+        by=by if by is not None and by.is_authenticated else None,
+        at=at or timezone.now(),
+    )
+    event.full_clean(exclude=["by", "customer"])
+    event.save()
+    return event
+
+
+def back_office_action(
+    *, customer: Customer, action: str, value: str, subject: str, by: Actor = None
+) -> str:
+    """Ask the back office to do `action` (a ConnectorAction) for the customer; on success
+    the timeline says so (`subject` names why, e.g. the offer). Returns the back office's
+    reference; raises BackOfficeActionFailed, whatever went wrong, with the reason."""
+    connector = billing_connector()
+    try:
+        reference = connector.perform(customer_number=customer.number, action=action, value=value)
+    except BackOfficeUnavailable as error:
+        raise BackOfficeActionFailed(f"back office not reachable ({error})") from None
+    connector.forget(customer_number=customer.number)
+    label = dict(ConnectorAction.choices).get(action, action)
+    customer_event_record(
+        customer=customer,
+        kind=EventKind.BACK_OFFICE_ACTION,
+        subject=subject,
+        detail=f"{label}: {value} ({reference})",
+        by=by if isinstance(by, AbstractBaseUser) else None,
+    )
+    return reference
 
 
 @transaction.atomic

@@ -131,4 +131,8 @@ class OfferAdmin(admin.ModelAdmin):
             _("Ranking and measurement"),
             {"fields": ("value_weight", "control_percent", "process_key")},
         ),
+        (
+            _("On acceptance"),
+            {"fields": ("connector_action", "connector_value")},
+        ),
     )

@@ -17,9 +17,9 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer
+from customers.models import Channel, Customer
 from guidance.editing import spec_step_replace
-from guidance.models import ActionKind, FieldType, StepKind
+from guidance.models import ActionKind, FieldType, Offer, StepKind
 from guidance.process import (
     ACTION_PARAMS,
     KEY_MAX,
@@ -357,3 +357,54 @@ class TestRunStartForm(forms.Form):
         if found is None:
             self.add_error("customer", _("No customer has this number."))
         return found
+
+
+class OfferForm(forms.ModelForm):
+    """An offer of the catalog; the model's clean() checks the eligibility rule."""
+
+    channels = forms.MultipleChoiceField(
+        label=_("channels"),
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Where it may be offered; none ticked: every channel."),
+    )
+
+    class Meta:
+        model = Offer
+        fields = [
+            "key",
+            "kind",
+            "name_de",
+            "name_en",
+            "pitch_de",
+            "pitch_en",
+            "benefit_de",
+            "benefit_en",
+            "rule",
+            "value_weight",
+            "valid_from",
+            "valid_until",
+            "channels",
+            "cooldown_days",
+            "cap_count",
+            "cap_days",
+            "service_recovery",
+            "product",
+            "process_key",
+            "connector_action",
+            "connector_value",
+            "control_percent",
+        ]
+        widgets = {
+            "rule": forms.TextInput(
+                attrs={"class": "rule", "spellcheck": "false", "autocomplete": "off"}
+            ),
+            "valid_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "valid_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "pitch_de": forms.Textarea(attrs={"rows": 3}),
+            "pitch_en": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_rule(self) -> str:
+        return self.cleaned_data["rule"].strip()

@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from customers.connectors.base import ConnectorAction
+
 
 class Bilingual(models.Model):
     """Texts kept in German and English; `text("title")` picks the user's language."""
@@ -289,6 +291,19 @@ class Offer(Bilingual):
         help_text=_("Customers who hold this product are not offered it."),
     )
     process_key = models.SlugField(_("process to start on acceptance"), max_length=60, blank=True)
+    connector_action = models.CharField(
+        _("back-office action on acceptance"),
+        max_length=30,
+        choices=ConnectorAction.choices,
+        blank=True,
+        help_text=_("Done through the back-office connector when the customer accepts."),
+    )
+    connector_value = models.CharField(
+        _("for the back-office action"),
+        max_length=100,
+        blank=True,
+        help_text=_("The add-on to book (default: the product sold) or the payment method."),
+    )
     control_percent = models.PositiveSmallIntegerField(
         _("control group (%)"),
         default=0,
@@ -307,6 +322,13 @@ class Offer(Bilingual):
     def __str__(self) -> str:
         return self.key
 
+    @property
+    def connector_action_value(self) -> str:
+        """What the back-office action is for: the value given, else the product sold."""
+        if self.connector_action == ConnectorAction.BOOK_ADDON:
+            return self.connector_value or self.product
+        return self.connector_value
+
     def clean(self) -> None:
         from guidance.offers import offer_rule_check
 
@@ -314,6 +336,8 @@ class Offer(Bilingual):
         message = offer_rule_check(self.rule)
         if message:
             errors["rule"] = message
+        if self.connector_action and not self.connector_action_value:
+            errors["connector_value"] = _("Name the add-on or the payment method.")
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             errors["valid_until"] = _("The end lies before the start.")
         if not isinstance(self.channels, list) or not all(

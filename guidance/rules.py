@@ -4,6 +4,8 @@ CEL is made for exactly this (Kubernetes, Google APIs): no loops, no side effect
 attribute access to Python internals, so an admin's rule can never run code. On top of it:
 a size and nesting limit before parsing, a check that every name is one the facts have,
 compiled programs cached by their text, and evaluation errors turned into `RuleError`.
+Conditions run as Python closures compiled from the same parse tree where they are sure
+to agree with cel-python (guidance/rule_closures.py), else in cel-python.
 
     answers.refund_amount > 50.0 && customer.segment == "premium"
     holdings.exists(h, h.payment_method == "bank_transfer")
@@ -19,6 +21,8 @@ from typing import Any
 import celpy
 from celpy import celtypes
 from lark import Token, Tree
+
+from guidance.rule_closures import Fallback, TooExpensive, rule_closure, run
 
 MAX_LENGTH = 2000
 MAX_NESTING = 24
@@ -121,21 +125,30 @@ def ident_name(node: Tree) -> str | None:
     return None
 
 
-def bound_variables(tree: Tree) -> set[str]:
-    """Variables introduced by macros, like `h` in `holdings.exists(h, ...)`."""
-    bound = set()
+def bound_variables(tree: Tree) -> dict[str, str | None]:
+    """Variables introduced by macros, like `h` in `holdings.exists(h, ...)`, with the root
+    they range over (`holdings`), or None when the macro's target is not a plain root."""
+    bound: dict[str, str | None] = {}
     for node in tree.iter_subtrees():
         if node.data != "member_dot_arg" or len(node.children) < 3:
             continue
-        method, args = node.children[1], node.children[2]
+        target, method, args = node.children
         if str(method) in MACROS and isinstance(args, Tree) and args.children:
             first = args.children[0]
             for sub in first.iter_subtrees():
                 name = ident_name(sub)
                 if name:
-                    bound.add(name)
+                    bound[name] = ident_name(target)
                     break
     return bound
+
+
+def item_fields(schema: FactSchema, root: str | None) -> frozenset[str] | None:
+    """The fields of one item of a list root (a holding's), from its sample."""
+    sample = schema.samples.get(root) if root else None
+    if isinstance(sample, list | tuple) and sample and isinstance(sample[0], Mapping):
+        return frozenset(sample[0])
+    return None
 
 
 def used_names(tree: Tree) -> Iterable[tuple[str, str | None]]:
@@ -155,6 +168,10 @@ def check_rule(text: str, schema: FactSchema) -> None:
     bound = bound_variables(tree)
     for root, member in used_names(tree):
         if root in bound:
+            fields = item_fields(schema, bound[root])
+            if member is not None and fields is not None and member not in fields:
+                known = ", ".join(f"{root}.{f}" for f in sorted(fields))
+                raise RuleError(f"Unknown name “{root}.{member}”. Known names: {known}.")
             continue
         if root not in schema.roots:
             raise RuleError(f"Unknown name “{root}”. Known names: {schema.describe()}.")
@@ -193,9 +210,26 @@ def to_cel(value: Any) -> Any:
     return celpy.json_to_cel(as_decimals(value))
 
 
-def prepare(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """The facts as CEL values, once, for evaluating many rules over the same facts."""
-    return {name: to_cel(value) for name, value in facts.items()}
+class Prepared:
+    """Facts made ready once for evaluating many rules: plain decimals for the compiled
+    closures, and CEL values (made on first need) for cel-python."""
+
+    __slots__ = ("_cel", "plain")
+
+    def __init__(self, facts: Mapping[str, Any]) -> None:
+        self.plain: dict[str, Any] = {name: as_decimals(value) for name, value in facts.items()}
+        self._cel: dict[str, Any] | None = None
+
+    @property
+    def cel(self) -> dict[str, Any]:
+        if self._cel is None:
+            self._cel = {name: celpy.json_to_cel(value) for name, value in self.plain.items()}
+        return self._cel
+
+
+def prepare(facts: Mapping[str, Any]) -> Prepared:
+    """The facts, once, for evaluating many rules over the same facts."""
+    return Prepared(facts)
 
 
 def evaluate(text: str, facts: Mapping[str, Any]) -> Any:
@@ -203,11 +237,11 @@ def evaluate(text: str, facts: Mapping[str, Any]) -> Any:
     return evaluate_prepared(text, prepare(facts))
 
 
-def evaluate_prepared(text: str, activation: Mapping[str, Any]) -> Any:
-    """Evaluate a rule over facts already made CEL values by `prepare`."""
+def evaluate_prepared(text: str, prepared: Prepared) -> Any:
+    """Evaluate a rule in cel-python over facts made ready by `prepare`."""
     program, _ = compile_rule(text)
     try:
-        result = program.evaluate(dict(activation))
+        result = program.evaluate(dict(prepared.cel))
     except celpy.CELEvalError as error:
         raise RuleError(f"The rule failed: {error.args[0] if error.args else error}") from None
     except (RecursionError, MemoryError, OverflowError):
@@ -219,11 +253,29 @@ def evaluate_prepared(text: str, activation: Mapping[str, Any]) -> Any:
 
 def evaluate_condition(text: str, facts: Mapping[str, Any]) -> bool:
     """A condition must come out true or false; anything else is an error, not a guess."""
-    return condition_result(evaluate(text, facts))
+    return evaluate_prepared_condition(text, prepare(facts))
 
 
-def evaluate_prepared_condition(text: str, activation: Mapping[str, Any]) -> bool:
-    return condition_result(evaluate_prepared(text, activation))
+def evaluate_prepared_condition(text: str, prepared: Prepared) -> bool:
+    """The compiled closure when it is sure of the answer, else cel-python (see
+    guidance/rule_closures.py): the same answers, without walking the parse tree."""
+    compile_rule(text)  # the size and nesting limits, and RuleError for a bad rule
+    closure = rule_closure(text)
+    if closure is not None:
+        try:
+            result = run(closure, prepared.plain)
+        except Fallback:
+            pass
+        except TooExpensive:
+            raise RuleError("The rule is too expensive to evaluate.") from None
+        else:
+            if type(result) is bool:
+                return result
+    return condition_by_cel(text, prepared)
+
+
+def condition_by_cel(text: str, prepared: Prepared) -> bool:
+    return condition_result(evaluate_prepared(text, prepared))
 
 
 def condition_result(result: Any) -> bool:

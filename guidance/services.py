@@ -1,15 +1,18 @@
-"""Every write to process definitions goes through these functions."""
+"""Every write to process definitions and to the offer catalog goes through these functions."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from guidance.models import (
+    Offer,
     ProcessDefinition,
     ProcessVersion,
     Route,
@@ -18,7 +21,10 @@ from guidance.models import (
     StepField,
     VersionStatus,
 )
+from guidance.offers import offer_rule_check
 from guidance.process import ProcessSpec, spec_check, spec_from_yaml, spec_load
+
+logger = logging.getLogger(__name__)
 
 
 class ProcessError(ValueError):
@@ -154,3 +160,31 @@ def draft_edit(
     spec = edit(spec_load(locked))
     draft_save(version=locked, spec=spec)
     return spec
+
+
+# --- the offer catalog --------------------------------------------------------------
+
+
+@transaction.atomic
+def offer_save(*, offer: Offer, by: AbstractBaseUser | None) -> Offer:
+    """Save an offer of the catalog (new or changed) after checking it whole.
+
+    The rule is checked again here, not only in the form: nothing reaches the panel that
+    `Offer.clean` would refuse (ValidationError, nothing saved).
+    """
+    offer.full_clean()
+    offer.save()
+    logger.info("Offer %s saved by %s.", offer.key, getattr(by, "pk", None))
+    return offer
+
+
+@transaction.atomic
+def offer_activate(*, offer: Offer, active: bool, by: AbstractBaseUser | None) -> Offer:
+    """Retire an offer (it leaves every panel at once; its outcomes stay) or bring it back."""
+    locked = Offer.objects.select_for_update().get(pk=offer.pk)
+    if active and (message := offer_rule_check(locked.rule)):
+        raise ValidationError({"rule": message})
+    locked.active = active
+    locked.save(update_fields=["active"])
+    logger.info("Offer %s active=%s by %s.", locked.key, active, getattr(by, "pk", None))
+    return locked

@@ -10,11 +10,24 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from customers.connectors.base import BackOffice, BackOfficeUnavailable, BillingConnector
+from customers.connectors.base import (
+    BackOffice,
+    BackOfficeActionFailed,
+    BackOfficeUnavailable,
+    BillingConnector,
+    ConnectorAction,
+)
 from customers.connectors.http import HttpConnector
 from customers.connectors.local import LocalConnector
 
-__all__ = ["BackOffice", "BackOfficeUnavailable", "BillingConnector", "billing_connector"]
+__all__ = [
+    "BackOffice",
+    "BackOfficeActionFailed",
+    "BackOfficeUnavailable",
+    "BillingConnector",
+    "ConnectorAction",
+    "billing_connector",
+]
 
 
 def billing_connector() -> BillingConnector:

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
@@ -19,6 +20,18 @@ class BackOfficeUnavailable(Exception):
 
     The message names the kind of failure only, never customer data (it is logged).
     """
+
+
+class BackOfficeActionFailed(Exception):
+    """The back office refused or could not do an action; the message says why (no
+    customer data), for the exception queue."""
+
+
+class ConnectorAction(models.TextChoices):
+    """What an accepted offer may ask the back office to do (`perform`)."""
+
+    BOOK_ADDON = "book_addon", _("Book an add-on (the product)")
+    UPDATE_PAYMENT_METHOD = "update_payment_method", _("Change the payment method")
 
 
 @dataclass(frozen=True)
@@ -95,3 +108,9 @@ class BillingConnector(Protocol):
 
     def forget(self, *, customer_number: str) -> None:
         """Drop anything kept about the customer (a cache), e.g. after an erasure."""
+
+    def perform(self, *, customer_number: str, action: str, value: str) -> str:
+        """Do a `ConnectorAction` for the customer; its reference in the back office.
+
+        Raises BackOfficeActionFailed (refused) or BackOfficeUnavailable (not reached).
+        """

@@ -30,7 +30,14 @@ from urllib.parse import quote
 
 from django.core.cache import cache
 
-from customers.connectors.base import BackOfficeUnavailable, Billing, Contract, Invoice, Order
+from customers.connectors.base import (
+    BackOfficeActionFailed,
+    BackOfficeUnavailable,
+    Billing,
+    Contract,
+    Invoice,
+    Order,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -151,6 +158,26 @@ class HttpConnector:
             [self.cache_key(customer_number, what) for what in ("billing", "orders", "contracts")]
         )
 
+    def perform(self, *, customer_number: str, action: str, value: str) -> str:
+        """`POST {url}/customers/{number}/actions/{action}` with `{"value": ...}`; a 2xx
+        answer `{"reference": "..."}`. A 4xx is a refusal (BackOfficeActionFailed); anything
+        else, or an open circuit, BackOfficeUnavailable. Never cached."""
+        if self.circuit_open:
+            raise BackOfficeUnavailable("circuit open")
+        path = f"/customers/{quote(customer_number, safe='')}/actions/{quote(action, safe='')}"
+        try:
+            data = self.request(path, body={"value": value})
+            reference = data.get("reference") if isinstance(data, dict) else None
+            if not isinstance(reference, str | int):
+                raise BackOfficeUnavailable("no reference")
+        except BackOfficeActionFailed:
+            raise
+        except BackOfficeUnavailable as error:
+            self.failed(f"action {action}", error)
+            raise
+        cache.delete(f"{self.prefix}:failures")
+        return str(reference)[:100]
+
     def cache_key(self, customer_number: str, what: str) -> str:
         return f"{self.prefix}:{what}:{hashlib.sha256(customer_number.encode()).hexdigest()}"
 
@@ -185,15 +212,23 @@ class HttpConnector:
             cache.set(f"{self.prefix}:open_until", time.time() + self.breaker_seconds, None)
             logger.warning("back office circuit open for %ss", self.breaker_seconds)
 
-    def request(self, path: str) -> Any:
-        """The decoded JSON, None for a 404; BackOfficeUnavailable for anything else."""
-        request = urllib.request.Request(self.url + path, headers={"Accept": "application/json"})
+    def request(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The decoded JSON, None for a 404 on a read; BackOfficeUnavailable for anything
+        else; with a body, a POST whose 4xx answer is BackOfficeActionFailed."""
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url + path, data=data, headers=headers)
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = response.read(MAX_BYTES + 1)
         except urllib.error.HTTPError as error:
+            if body is not None and 400 <= error.code < 500:
+                raise BackOfficeActionFailed(f"refused: HTTP {error.code}") from None
             if error.code == 404:
                 return None
             raise BackOfficeUnavailable(f"HTTP {error.code}") from None

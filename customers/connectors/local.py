@@ -11,10 +11,18 @@ import zlib
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from customers.connectors.base import Billing, Contract, Invoice, Order
-from customers.models import Holding, HoldingStatus, PaymentMethod
+from customers.connectors.base import (
+    BackOfficeActionFailed,
+    Billing,
+    ConnectorAction,
+    Contract,
+    Invoice,
+    Order,
+)
+from customers.models import Customer, Holding, HoldingStatus, PaymentMethod
 
 MONTHS_BILLED = 3
 PAYMENT_DAYS = 14
@@ -98,3 +106,38 @@ class LocalConnector:
 
     def forget(self, *, customer_number: str) -> None:
         """Nothing is kept outside the database."""
+
+    def perform(self, *, customer_number: str, action: str, value: str) -> str:
+        """Book the add-on as a pending holding, or change how the active holdings are
+        paid, through the same services an agent's edit uses (each change on the timeline)."""
+        from customers import services
+
+        customer = Customer.objects.filter(number=customer_number).first()
+        if customer is None:
+            raise BackOfficeActionFailed("unknown customer")
+        try:
+            if action == ConnectorAction.BOOK_ADDON:
+                number = f"ADD-{zlib.crc32(f'{customer_number}:{value}'.encode()):08X}"
+                if Holding.objects.filter(contract_number=number).exists():
+                    return number  # booked before: the same answer, nothing twice
+                services.holding_create(
+                    customer=customer,
+                    product=value,
+                    contract_number=number,
+                    start=timezone.localdate(),
+                    status=HoldingStatus.PENDING,
+                    by=None,
+                )
+                return number
+            if action == ConnectorAction.UPDATE_PAYMENT_METHOD:
+                if value not in PaymentMethod.values or value == PaymentMethod.DIRECT_DEBIT:
+                    raise BackOfficeActionFailed(f"payment method {value!r} needs more data")
+                active = Holding.objects.filter(customer=customer, status=HoldingStatus.ACTIVE)
+                for holding in active:
+                    services.holding_payment_change(
+                        holding=holding, payment_method=value, iban="", by=None
+                    )
+                return f"PM-{customer_number}-{value}"
+        except ValidationError as error:
+            raise BackOfficeActionFailed("; ".join(error.messages)[:200]) from None
+        raise BackOfficeActionFailed(f"unknown action {action!r}")

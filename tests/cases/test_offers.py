@@ -195,3 +195,65 @@ def test_panel_of_another_customers_case_is_refused(agent_client) -> None:
     other = CustomerFactory()
     url = reverse("cases:customer-offers", args=[other.pk])
     assert agent_client.get(url, {"case": case.reference}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_every_answer_to_an_offer_shows_on_the_customers_timeline(agent, agent_client) -> None:
+    customer = CustomerFactory(consent_marketing=True)
+    names = ["Paper-free invoice", "Router upgrade", "Premium line", "Insurance"]
+    offers_ = [OfferFactory(name_en=name) for name in names]
+    url = reverse("cases:offer-outcome-save", args=[customer.pk])
+    answers = [
+        {"result": OfferResult.PRESENTED},
+        {"result": OfferResult.ACCEPTED},
+        {"result": OfferResult.DECLINED, "reason": "price"},
+        {"result": OfferResult.NOT_NOW},
+    ]
+    for offer, answer in zip(offers_, answers, strict=True):
+        response = agent_client.post(url, {"offer": offer.pk, **answer}, **HTMX)
+        assert response.status_code == 200
+        assert "customer:timeline" in response["HX-Trigger"]
+    timeline = agent_client.get(reverse("customers:customer-timeline", args=[customer.pk]))
+    html = timeline.content.decode()
+    for kind in ["offer_presented", "offer_accepted", "offer_declined", "offer_not_now"]:
+        assert f'data-event="{kind}"' in html
+    for text in [*names, "Offer declined", "Too expensive", "Offer: not now", agent.username]:
+        assert text in html
+
+
+@pytest.mark.django_db
+def test_an_answer_on_a_case_links_the_case_on_the_timeline(agent_client) -> None:
+    case = CaseFactory()
+    offer = OfferFactory(name_en="Paper-free invoice")
+    agent_client.post(
+        reverse("cases:offer-outcome-save", args=[case.customer_id]),
+        {"offer": offer.pk, "result": OfferResult.PRESENTED, "case": case.reference},
+        **HTMX,
+    )
+    timeline = agent_client.get(reverse("customers:customer-timeline", args=[case.customer_id]))
+    entry = timeline.content.decode().split('data-event="offer_presented"')[1].split("</li>")[0]
+    assert case.reference in entry
+    assert "Paper-free invoice" in entry
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("answers", [2, 60])
+def test_cockpit_queries_stay_bounded_with_many_offer_answers(
+    agent, agent_client, django_assert_max_num_queries, answers: int
+) -> None:
+    customer = CustomerFactory(consent_marketing=True)
+    HoldingFactory.create_batch(3, customer=customer)
+    offers_ = [OfferFactory() for _ in range(4)]
+    for n in range(answers):
+        offers.offer_outcome_record(
+            customer=customer,
+            offer=offers_[n % 4],
+            result=[OfferResult.PRESENTED, OfferResult.DECLINED][n % 2],
+            decline_reason="price" if n % 2 else "",
+            by=agent,
+        )
+    agent_client.get(customer.get_absolute_url())  # warm: session, permissions
+    with django_assert_max_num_queries(16):  # the cockpit's 15 before, plus the events
+        response = agent_client.get(customer.get_absolute_url())
+    assert response.status_code == 200
+    assert response.content.decode().count('class="entry kind-event') == min(answers, 25)

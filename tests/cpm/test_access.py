@@ -12,7 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from cpm.roles import Role
 from guidance.services import draft_create, process_import
 from tests.conftest import user_with_role
-from tests.factories import CaseFactory, ContactPointFactory, InteractionFactory
+from tests.factories import CaseFactory, ContactPointFactory, InteractionFactory, OfferFactory
 
 PROCESS = (Path(__file__).resolve().parents[2] / "guidance/processes/complaint.yaml").read_text()
 ANON = "anonymous"
@@ -86,6 +86,12 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {ANON: 302, NOBODY: 403, Role.AGENT: 302, Role.SUPERVISOR: 302, Role.ADMIN: 302},
     ),
     "cases:offer-report": ("get", {}, SUPERVISE),
+    # The offer catalog: the Admin role only.
+    "cases:offer-catalog": ("get", {}, EDITOR),
+    "cases:offer-create": ("get", {}, EDITOR),
+    "cases:offer-edit": ("get", {"pk": "offer"}, EDITOR),
+    "cases:offer-rule-check": ("post", {}, EDITOR),  # empty rule: an empty answer
+    "cases:offer-activate": ("post", {"pk": "offer"}, EDITOR_REDIRECT),  # retired, back
     # Agents may open a case; the transition itself is checked per role in test_transitions.
     "cases:case-transition": (
         "post",
@@ -264,6 +270,7 @@ def test_url_answers_role_as_expected(name: str, role: str) -> None:
         "customer": str(case.customer.pk),
         "case": case.reference,
         "contact": str(contact.pk),
+        "offer": str(OfferFactory().pk),
         **{"version": str(draft.pk), "step": "capture", "process": draft.definition.key},
     }
     url = reverse(name, kwargs={k: values.get(v, v) for k, v in kwargs.items()})

@@ -69,3 +69,9 @@ def test_a_missing_fact_at_run_time_is_an_error() -> None:
 def test_huge_strings_cannot_be_built() -> None:
     with pytest.raises(RuleError):
         evaluate_condition('size("a" * 100000000) > 1', FACTS)
+
+
+def test_a_misspelt_field_of_a_macro_variable_is_refused_when_checked() -> None:
+    with pytest.raises(RuleError, match=r"Unknown name “h\.payment”\. Known names: h\.monthly"):
+        check_rule('holdings.exists(h, h.payment == "bank_transfer")', SCHEMA)
+    check_rule('holdings.map(h, h.payment_method).exists(p, p == "invoice")', SCHEMA)
