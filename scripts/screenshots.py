@@ -23,7 +23,12 @@ ARGS = [
 
 
 EXTRA_PAGES = {
-    "admin": [("admin-lifecycle", "/cases/lifecycle/"), ("admin-processes", "/processes/")],
+    "supervisor": [("supervisor-offer-report", "/cases/offers/report/")],
+    "admin": [
+        ("admin-lifecycle", "/cases/lifecycle/"),
+        ("admin-processes", "/processes/"),
+        ("admin-offer-catalog", "/cases/offers/catalog/"),
+    ],
 }
 
 
