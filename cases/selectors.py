@@ -84,6 +84,7 @@ def my_cases(*, user: AbstractBaseUser) -> list[Case]:
 
 
 def open_cases(*, limit: int = HOME_LIST_SIZE) -> list[Case]:
+    """The oldest open cases (for users in no team); one more than `limit` says "more"."""
     return list(
         Case.objects.active()
         .select_related("customer", "assignee")

@@ -33,8 +33,12 @@ def agent_home(request: HttpRequest) -> HttpResponse:
         "teams": teams,
         "queue": queue.cases,
         "queue_next_url": queue_next_url(queue),
-        "open_cases": [] if teams else selectors.open_cases(),
+        "open_cases": [],
     }
+    if not teams:
+        shown = selectors.open_cases(limit=selectors.HOME_LIST_SIZE + 1)
+        context["open_cases"] = shown[: selectors.HOME_LIST_SIZE]
+        context["open_cases_more"] = len(shown) > selectors.HOME_LIST_SIZE
     return render(request, "cases/home.html", context)
 
 
