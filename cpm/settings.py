@@ -15,6 +15,7 @@ from cpm.env import (
     env_bool,
     env_int,
     env_list,
+    gateways_config,
     q_cluster_config,
     secret_key,
 )
@@ -182,3 +183,5 @@ CPM_INTAKE_MAX_BYTES = env_int("CPM_INTAKE_MAX_BYTES", 1024 * 1024)
 CPM_INTAKE_THREAD_DAYS = env_int("CPM_INTAKE_THREAD_DAYS", 14)
 # Back-office connector for billing, orders and contracts (customers/connectors/).
 CPM_BILLING = billing_config()
+# Outbound gateways for SMS, chat and social (cases.gateway); the log backend without one.
+CPM_GATEWAYS = gateways_config()
