@@ -180,6 +180,10 @@ CPM_CASE_REOPEN_DAYS = env_int("CPM_CASE_REOPEN_DAYS", 14)
 # Intake API (cases.intake): the request size limit and how long an open case takes
 # follow-up messages of its customer on any channel.
 CPM_INTAKE_MAX_BYTES = env_int("CPM_INTAKE_MAX_BYTES", 1024 * 1024)
+# The batch endpoint (up to 100 messages, each within CPM_INTAKE_MAX_BYTES).
+CPM_INTAKE_BATCH_MAX_BYTES = env_int("CPM_INTAKE_BATCH_MAX_BYTES", 4 * 1024 * 1024)
+# Django refuses larger bodies before the API can answer 413 with its own limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, CPM_INTAKE_MAX_BYTES, CPM_INTAKE_BATCH_MAX_BYTES)
 CPM_INTAKE_THREAD_DAYS = env_int("CPM_INTAKE_THREAD_DAYS", 14)
 # Back-office connector for billing, orders and contracts (customers/connectors/).
 CPM_BILLING = billing_config()

@@ -198,6 +198,7 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     ),
     # The intake API: a channel key, never a session, so without one it is 401 for everyone.
     "api:inbound": ("post", {"channel": "email"}, dict.fromkeys(ROLES, 401)),
+    "api:inbound-batch": ("post", {"channel": "email"}, dict.fromkeys(ROLES, 401)),
     "api:openapi-json": ("get", {}, PUBLIC),
     # ninja's root only serves to locate the API: a 404 naming the docs.
     "api:api-root": ("get", {}, dict.fromkeys(ROLES, 404)),
