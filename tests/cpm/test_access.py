@@ -176,6 +176,12 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"reference": "case", "pk": "999999"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
     ),
+    # No such file on the fixture case: a 404 for every desk role, log-in first.
+    "cases:attachment-download": (
+        "get",
+        {"reference": "case", "pk": "999999"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
+    ),
     "cases:case-reply-form": ("get", {"reference": "case"}, DESK),
     "cases:case-replies": ("get", {"reference": "case"}, DESK),
     "cases:case-messages": ("get", {"reference": "case"}, DESK),
