@@ -13,7 +13,7 @@ For social and chat, `to` is the handle without its network and `network` names 
 (`instagram`, `whatsapp` ...), as the customer's contact point holds them.
 
 Only the status code counts: 2xx is accepted (the body is not read, so a gateway that
-answers 200 with anything is still accepted); 408, 425, 429 and 5xx, a timeout and a
+answers 200 with anything is still accepted); 408, 409, 425, 429 and 5xx, a timeout and a
 connection or protocol error are transient (`GatewayUnavailable`: retried with back-off);
 every other answer is permanent (`GatewayRefused`: no retry, the exception queue).
 """
@@ -28,7 +28,8 @@ from django.conf import settings
 if TYPE_CHECKING:
     from cases.models import OutboundMessage
 
-TRANSIENT_STATUSES = {408, 425, 429}
+# 409: an earlier attempt with this key is still in progress there (safe to repeat).
+TRANSIENT_STATUSES = {408, 409, 425, 429}
 
 
 class GatewayUnavailable(Exception):

@@ -143,8 +143,8 @@ def test_a_refusal_goes_to_the_exception_queue_at_once(case, configured, status)
     assert not Interaction.objects.filter(direction=Direction.OUTBOUND).exists()
 
 
-@pytest.mark.parametrize("status", ["429", "503"])
-def test_too_many_requests_and_unavailable_are_retried(case, configured, status) -> None:
+@pytest.mark.parametrize("status", ["409", "429", "503"])
+def test_busy_or_unavailable_gateways_are_retried(case, configured, status) -> None:
     configured.script = [status]
     message = sms(case)
     outbound_deliver(pk=message.pk)
