@@ -1,14 +1,17 @@
-"""The intake API (django-ninja): `POST /api/v1/inbound/<channel>`, one per channel's gateway.
+"""The intake API (django-ninja): `POST /api/v1/inbound/<channel>`, one per channel's gateway,
+and `POST /api/v1/inbound/<channel>/batch` for up to 100 messages in one request.
 
 Authenticated per channel with a channel key (`Authorization: Bearer <key>`), never by a
 session: the views are exempt from log-in and CSRF. Checks run in this order: unknown
-channel (404), size (413), key and signature (401), body (422).
+channel (404), size (413), key and signature (401), body (422). A batch is answered item
+by item, in order, each with the status and body the single endpoint would give it.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -21,12 +24,15 @@ from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
-from pydantic import ConfigDict
+from pydantic import ConfigDict, WithJsonSchema
+from pydantic import ValidationError as PydanticValidationError
 
 from cases import intake
 from cases.models import ChannelKey, InboundChannel, InboundStatus
 
 ChannelName = Literal["email", "sms", "chat", "social", "phone", "webform"]
+BATCH_MAX = 100
+BATCH_URL_NAME = "inbound-batch"
 
 
 class UnknownChannel(Exception):
@@ -34,7 +40,9 @@ class UnknownChannel(Exception):
 
 
 class TooLarge(Exception):
-    pass
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 class Refused(Exception):
@@ -86,6 +94,28 @@ class ErrorOut(Schema):
     errors: dict[str, str] | None = None
 
 
+class BatchIn(Schema):
+    # Items are checked one by one in the view (a bad one must not fail the batch); the
+    # document still shows each item's schema.
+    messages: list[Annotated[Any, WithJsonSchema(InboundIn.model_json_schema())]] = Field(
+        ...,
+        min_length=1,
+        max_length=BATCH_MAX,
+        description=(
+            "Up to 100 messages, each exactly as `POST /inbound/{channel}` takes one "
+            "(InboundIn). Each is answered on its own: a bad one never fails the others."
+        ),
+    )
+
+
+class BatchItemOut(InboundOut):
+    status: int = Field(..., description="201 new, 200 duplicate, 202 stored but failed.")
+
+
+class BatchItemErrorOut(ErrorOut):
+    status: int = Field(..., description="413 larger than the single limit, 422 invalid.")
+
+
 class ChannelAuth(HttpBearer):
     """The channel key in `Authorization: Bearer`; a signature when given or required."""
 
@@ -93,12 +123,13 @@ class ChannelAuth(HttpBearer):
         channel = request.resolver_match.kwargs.get("channel") if request.resolver_match else None
         if channel not in InboundChannel.values:
             raise UnknownChannel
-        limit = settings.CPM_INTAKE_MAX_BYTES
+        batch = request.resolver_match.url_name == BATCH_URL_NAME
+        limit = settings.CPM_INTAKE_BATCH_MAX_BYTES if batch else settings.CPM_INTAKE_MAX_BYTES
         try:
             if int(request.META.get("CONTENT_LENGTH") or 0) > limit or len(request.body) > limit:
-                raise TooLarge
+                raise TooLarge(limit)
         except (RequestDataTooBig, ValueError):
-            raise TooLarge from None
+            raise TooLarge(limit) from None
         scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
@@ -151,8 +182,9 @@ def unknown_channel(request: HttpRequest, exc: UnknownChannel) -> HttpResponse:
 
 @api.exception_handler(TooLarge)
 def too_large(request: HttpRequest, exc: TooLarge) -> HttpResponse:
-    limit = settings.CPM_INTAKE_MAX_BYTES
-    return error(request, 413, _("The request is larger than %(limit)s bytes.") % {"limit": limit})
+    return error(
+        request, 413, _("The request is larger than %(limit)s bytes.") % {"limit": exc.limit}
+    )
 
 
 @api.exception_handler(Refused)
@@ -168,11 +200,15 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 @api.exception_handler(NinjaValidationError)
 def invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     """422 naming each invalid field (never echoing the value)."""
+    return error(request, 422, _("Some fields are invalid."), field_errors(exc.errors))
+
+
+def field_errors(problems: list) -> dict[str, str]:
     fields: dict[str, str] = {}
-    for problem in exc.errors:
+    for problem in problems:
         loc = [str(part) for part in problem.get("loc", ()) if part not in ("body", "payload")]
         fields.setdefault(".".join(loc) or "body", str(problem.get("msg", "invalid")))
-    return error(request, 422, _("Some fields are invalid."), fields)
+    return fields
 
 
 def payload_problems(channel: str, data: dict) -> dict[str, str]:
@@ -210,11 +246,61 @@ def payload_problems(channel: str, data: dict) -> dict[str, str]:
 def inbound(request: HttpRequest, channel: ChannelName, payload: InboundIn) -> Status:
     """201: recorded (new). 200: the same message again (`duplicate: true`, the same ids).
     202: stored, but processing failed; it waits in the exception queue."""
+    status, body = inbound_one(request, channel, payload)
+    return Status(status, body)
+
+
+@api.post(
+    "/inbound/{channel}/batch",
+    response={
+        200: list[BatchItemOut | BatchItemErrorOut],
+        401: ErrorOut,
+        404: ErrorOut,
+        413: ErrorOut,
+        422: ErrorOut,
+    },
+    auth=ChannelAuth(),
+    url_name=BATCH_URL_NAME,
+    summary="Deliver up to 100 inbound messages",
+)
+def inbound_batch(request: HttpRequest, channel: ChannelName, payload: BatchIn) -> Status:
+    """Roles: none; a key of this channel, never a session (as for one message).
+
+    200 with one answer per message, in order: `status` (201, 200, 202 as for one message;
+    422 invalid; 413 larger than the single-message limit) and the single endpoint's body.
+    Each message is stored on its own, idempotent on its id, also within one batch. The
+    whole request may be `CPM_INTAKE_BATCH_MAX_BYTES` large (413 above)."""
+    answers: list[dict] = []
+    for item in payload.messages:
+        if not isinstance(item, dict):
+            errors = {"body": _("Each message must be a JSON object.")}
+            answers.append(
+                {"status": 422, "detail": _("Some fields are invalid."), "errors": errors}
+            )
+            continue
+        try:
+            if len(json.dumps(item).encode()) > settings.CPM_INTAKE_MAX_BYTES:
+                limit = settings.CPM_INTAKE_MAX_BYTES
+                detail = _("The message is larger than %(limit)s bytes.") % {"limit": limit}
+                answers.append({"status": 413, "detail": detail})
+                continue
+            message = InboundIn.model_validate(item)
+        except PydanticValidationError as problem:
+            invalid_item = {"status": 422, "detail": _("Some fields are invalid.")}
+            answers.append({**invalid_item, "errors": field_errors(problem.errors())})
+            continue
+        status, body = inbound_one(request, channel, message)
+        answers.append({"status": status, **body})
+    return Status(200, answers)
+
+
+def inbound_one(request: HttpRequest, channel: str, payload: InboundIn) -> tuple[int, dict]:
+    """The status and body for one message: checked, stored once, processed."""
     data = intake.clean_payload(payload.model_dump(by_alias=True, mode="json"))
     data["external_id"] = data["external_id"].strip()
     problems = payload_problems(channel, data)
     if problems:
-        return Status(422, {"detail": _("Some fields are invalid."), "errors": problems})
+        return 422, {"detail": _("Some fields are invalid."), "errors": problems}
     received = intake.inbound_receive(channel=channel, payload=data, key=request.auth)
     message = received.message
     answer = {
@@ -224,8 +310,8 @@ def inbound(request: HttpRequest, channel: ChannelName, payload: InboundIn) -> S
         "duplicate": received.duplicate,
     }
     if received.duplicate:
-        return Status(200, answer)
-    return Status(201 if message.status == InboundStatus.PROCESSED else 202, answer)
+        return 200, answer
+    return (201 if message.status == InboundStatus.PROCESSED else 202), answer
 
 
 def api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:

@@ -45,14 +45,14 @@ from cases.models import (
 from cases.outbox import notify_received
 from cases.quotes import quoted_history_trim
 from cases.services import case_create, case_note_add, exception_decide, exception_raise
-from customers.models import Customer, Direction
+from customers.models import Customer, Direction, Interaction
 from customers.selectors import (
     SenderAddress,
     customer_by_reference,
     customers_by_sender,
     sender_address,
 )
-from customers.services import interaction_record, prospect_create
+from customers.services import attachment_add, interaction_record, prospect_create
 
 CASE_REFERENCE = re.compile(r"\bC-\d{4}-\d{6}\b", re.IGNORECASE)
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
@@ -178,9 +178,47 @@ def email_fields(raw: str) -> dict[str, str]:
     return {
         "from": parseaddr(str(message.get("From", "")))[1],
         "subject": str(message.get("Subject", "")),
-        "body": clean_text(text),
+        # Mail travels with CRLF line ends (SMTP); the timeline keeps plain newlines.
+        "body": clean_text(text.replace("\r\n", "\n").replace("\r", "\n").strip()),
         "in_reply_to": replies.strip(),
     }
+
+
+ATTACHMENTS_MAX = 20  # per message; more are recorded as not stored
+
+
+@dataclass(frozen=True)
+class MailAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def email_attachments(raw: str) -> list[MailAttachment]:
+    """The attachments of a raw e-mail (base64 `raw` field), in order."""
+    message = BytesParser(policy=policy.default).parsebytes(raw_email_decode(raw))
+    found = []
+    for part in message.iter_attachments():
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):  # an attached message: keep it as it was sent
+            data = part.as_bytes()
+        name = part.get_filename() or _("attachment")
+        found.append(MailAttachment(str(name), part.get_content_type(), data))
+    return found
+
+
+def attachments_store(message: InboundMessage, interaction: Interaction) -> None:
+    """Store the files of a raw e-mail on its interaction (size and count limited)."""
+    if message.channel != "email" or not message.payload.get("raw"):
+        return
+    for index, item in enumerate(email_attachments(str(message.payload["raw"]))):
+        attachment_add(
+            interaction=interaction,
+            filename=item.filename,
+            content_type=item.content_type,
+            data=item.data,
+            omit=index >= ATTACHMENTS_MAX,
+        )
 
 
 @dataclass(frozen=True)
@@ -432,6 +470,7 @@ def inbound_attach(message: InboundMessage) -> None:
         body=data.body,
         case_reference=case.reference,
     )
+    attachments_store(message, interaction)
     Case.objects.filter(pk=case.pk).update(updated_at=timezone.now())
     if identify:
         exception_raise(source=IDENTIFY_SOURCE, reason=identify, case=case)

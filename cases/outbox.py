@@ -7,9 +7,10 @@ commit a django-q2 task delivers it: the row is locked while it is sent, marked 
 same transaction, and recorded on the customer's timeline. A crash between the gateway's
 acceptance and our commit leaves the row queued; the retry sends it again with the same
 idempotency key (the `X-CPM-Idempotency-Key` header), which a gateway uses to drop the
-repeat. E-mail goes through Django's e-mail backend; the other channels through the log
-backend (a gateway backend is still to come). A message that fails for good lands in the
-exception queue.
+repeat. E-mail goes through Django's e-mail backend; SMS, chat and social through their
+HTTP gateway (`cases.gateway`, `Idempotency-Key` header) when one is configured, else the
+log backend (the demo). A message that fails for good (a gateway's 4xx at once, anything
+else after MAX_ATTEMPTS) lands in the exception queue.
 
 Agents' replies (`cases.replies`) use the same outbox and task: their row is written with
 the outbound interaction already on the timeline, so delivery only marks it sent.
@@ -30,6 +31,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
 from cases import services
+from cases.gateway import GatewayRefused, gateway_configured, gateway_send
 from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus, StatusNotice
 from customers.models import ContactKind, Customer, Direction, Interaction
 from customers.services import interaction_record
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 ROUTES = {"email": [ContactKind.EMAIL], "sms": [ContactKind.MOBILE]}
+# Reachable only through a gateway: without one there is nowhere to deliver them.
+GATEWAY_ROUTES = {"chat": [ContactKind.MESSENGER], "social": [ContactKind.SOCIAL]}
 DELIVER_TASK = "cases.tasks.deliver_outbound"
 
 
@@ -70,6 +74,12 @@ def quiet_until(now: datetime) -> datetime | None:
     return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo)
 
 
+def channel_routes() -> dict[str, list[str]]:
+    """The channels we can write to now and the contact point kinds each one uses."""
+    gateways = {ch: kinds for ch, kinds in GATEWAY_ROUTES.items() if gateway_configured(ch)}
+    return {**ROUTES, **gateways}
+
+
 def notice_route(customer: Customer, used: str = "") -> tuple[str, str] | None:
     """The channel and address to tell the customer on: the channel they used last (or
     `used`), then their preferred one, then e-mail, then SMS."""
@@ -80,14 +90,15 @@ def notice_route(customer: Customer, used: str = "") -> tuple[str, str] | None:
             .values_list("channel", flat=True)
             .first()
         ) or ""
+    routes = channel_routes()
     wanted = dict.fromkeys([used, customer.preferred_channel, "email", "sms"])
-    channels = [channel for channel in wanted if channel in ROUTES]
-    kinds = {kind for channel in channels for kind in ROUTES[channel]}
+    channels = [channel for channel in wanted if channel in routes]
+    kinds = {kind for channel in channels for kind in routes[channel]}
     contacts = list(
         customer.contact_points.active().filter(kind__in=kinds).order_by("-primary", "id")
     )
     for channel in channels:
-        contact = next((c for c in contacts if c.kind in ROUTES[channel]), None)
+        contact = next((c for c in contacts if c.kind in routes[channel]), None)
         if contact is not None:
             return channel, contact.normalised
     return None
@@ -166,7 +177,10 @@ def backend_send(message: OutboundMessage) -> None:
             },
         ).send()
         return
-    # Log backend (demo, and channels without a gateway yet): no personal data in the log.
+    if gateway_configured(message.channel):
+        gateway_send(message)
+        return
+    # Log backend (the demo, channels without a gateway): no personal data in the log.
     logger.info("outbound %s message %s delivered (log backend)", message.channel, message.pk)
 
 
@@ -208,9 +222,11 @@ def outbound_deliver(*, pk: int) -> OutboundMessage:
 
 
 def outbound_failed(message: OutboundMessage, error: Exception, *, now: datetime) -> None:
+    """Retry later with back-off (2, 4, 8 ... minutes); a refusal for good, or the last
+    attempt, goes to the exception queue."""
     message.attempts += 1
     message.last_error = f"{type(error).__name__}: {error}"[:2000]
-    if message.attempts >= MAX_ATTEMPTS:
+    if message.attempts >= MAX_ATTEMPTS or isinstance(error, GatewayRefused):
         message.status = OutboundStatus.FAILED
         services.exception_raise(
             source="outbox",

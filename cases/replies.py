@@ -30,14 +30,14 @@ from cases.models import (
     OutboundMessage,
     ReplyTemplate,
 )
-from cases.outbox import DELIVER_TASK, ROUTES, quiet_until
+from cases.outbox import DELIVER_TASK, channel_routes, quiet_until
 from cases.placeholders import placeholders_fill
 from cases.services import CaseActionError, CaseConflict, TransitionRefused
 from customers.models import Direction, Interaction
 from customers.services import interaction_record
 
 SUBJECT_MAX = 300
-BODY_MAX = {"email": 5000, "sms": 1600}
+BODY_MAX = {"email": 5000, "sms": 1600, "chat": 4000, "social": 2000}
 NEXT_STEP_MAX = 300
 REPLIES_SHOWN = 20
 CLOSED_STATES = (CaseState.CLOSED, CaseState.CANCELLED)
@@ -67,7 +67,8 @@ def reply_allowed(case: Case) -> bool:
 
 
 def reply_channels(case: Case) -> list[ReplyChannel]:
-    """The channels this customer can be answered on now (e-mail, SMS), with the address."""
+    """The channels this customer can be answered on now, with the address: e-mail and SMS,
+    chat and social media where a gateway for them is configured."""
     if not reply_allowed(case):
         return []
     contacts = case.customer.contact_points.active().order_by("-primary", "id")
@@ -75,7 +76,7 @@ def reply_channels(case: Case) -> list[ReplyChannel]:
     for contact in contacts:
         first.setdefault(contact.kind, contact.normalised)
     found = []
-    for channel, kinds in ROUTES.items():
+    for channel, kinds in channel_routes().items():
         recipient = next((first[kind] for kind in kinds if kind in first), None)
         if recipient:
             label = str(InboundChannel(channel).label)

@@ -31,6 +31,7 @@ from cases.models import (
     Team,
     reopen_window_open,
 )
+from customers.models import Attachment
 
 HOME_LIST_SIZE = 50
 QUEUE_PAGE_SIZE = 25
@@ -265,6 +266,7 @@ def case_inbound_messages(*, case: Case, limit: int = 50) -> list[InboundMessage
     return list(
         InboundMessage.objects.filter(case=case)
         .select_related("interaction", "last_move__from_case", "last_move__by")
+        .prefetch_related("interaction__attachments")
         .order_by("-received_at", "-id")[:limit]
     )
 
@@ -274,6 +276,19 @@ def inbound_message_get(*, case: Case, pk: int) -> InboundMessage:
     try:
         return InboundMessage.objects.select_related("case").get(case=case, pk=pk)
     except InboundMessage.DoesNotExist:
+        raise Http404 from None
+
+
+def attachment_get(*, case: Case, pk: int) -> Attachment:
+    """A stored file of a message on this case (any other, or one not stored, is a 404)."""
+    try:
+        return Attachment.objects.select_related("interaction").get(
+            pk=pk,
+            omitted=False,
+            interaction__customer_id=case.customer_id,
+            interaction__case_reference=case.reference,
+        )
+    except Attachment.DoesNotExist:
         raise Http404 from None
 
 

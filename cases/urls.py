@@ -52,6 +52,11 @@ urlpatterns = [
     path("<str:reference>/replies/", views.case_replies, name="case-replies"),
     path("<str:reference>/messages/", views.case_messages, name="case-messages"),
     path("<str:reference>/messages/<int:pk>/move/", views.inbound_move, name="inbound-move"),
+    path(
+        "<str:reference>/attachments/<int:pk>/",
+        views.attachment_download,
+        name="attachment-download",
+    ),
     path("<str:reference>/moves/<int:pk>/undo/", views.inbound_move_undo, name="inbound-move-undo"),
     path(
         "<str:reference>/messages/<int:pk>/confirm/",

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -629,6 +629,27 @@ def case_messages(request: HttpRequest, reference: str) -> HttpResponse:
     """Roles: agent, supervisor, admin. The inbound messages of the case, with why each is here."""
     case = selectors.access_case_by_reference(user=request.user, reference=reference)
     return render(request, "cases/partials/case_messages.html", messages_context(case))
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def attachment_download(request: HttpRequest, reference: str, pk: int) -> FileResponse:
+    """Roles: agent, supervisor, admin. A file that came with a message on this case, always
+    as a download (never shown inline: customer files are untrusted)."""
+    case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    attachment = selectors.attachment_get(case=case, pk=pk)
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404 from None
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type="application/octet-stream",
+    )
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
 
 
 @require_POST

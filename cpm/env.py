@@ -155,3 +155,28 @@ def caches_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     else:
         backend = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     return {"default": {**backend, "KEY_PREFIX": "cpm"}}
+
+
+GATEWAY_CHANNELS = ("sms", "chat", "social")
+
+
+def gateways_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """HTTP gateways for outbound SMS, chat and social messages (cases.gateway).
+
+    `CPM_GATEWAY_<CHANNEL>_URL` and `_TOKEN` per channel; a channel without a URL uses the
+    log backend (the demo), and chat and social are then not offered for replies.
+    `CPM_GATEWAY_TIMEOUT` (seconds) bounds every call.
+    """
+    channels: dict[str, dict[str, str]] = {}
+    for channel in GATEWAY_CHANNELS:
+        prefix = f"CPM_GATEWAY_{channel.upper()}"
+        url = environ.get(f"{prefix}_URL", "").strip()
+        if not url:
+            continue
+        if not url.startswith(("http://", "https://")):
+            raise ImproperlyConfigured(f"{prefix}_URL must be an http(s) URL; got {url!r}")
+        channels[channel] = {"url": url, "token": environ.get(f"{prefix}_TOKEN", "")}
+    timeout = env_float("CPM_GATEWAY_TIMEOUT", 5.0, environ)
+    if not 0 < timeout <= 120:
+        raise ImproperlyConfigured(f"CPM_GATEWAY_TIMEOUT must be 0-120 seconds; got {timeout}")
+    return {"channels": channels, "timeout": timeout}

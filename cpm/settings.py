@@ -15,6 +15,7 @@ from cpm.env import (
     env_bool,
     env_int,
     env_list,
+    gateways_config,
     q_cluster_config,
     secret_key,
 )
@@ -111,6 +112,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded and received files (attachments). Never served as static files: the case screen's
+# download view checks the role first.
+MEDIA_ROOT = Path(os.environ.get("CPM_MEDIA_ROOT") or BASE_DIR / "var" / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -179,6 +183,16 @@ CPM_CASE_REOPEN_DAYS = env_int("CPM_CASE_REOPEN_DAYS", 14)
 # Intake API (cases.intake): the request size limit and how long an open case takes
 # follow-up messages of its customer on any channel.
 CPM_INTAKE_MAX_BYTES = env_int("CPM_INTAKE_MAX_BYTES", 1024 * 1024)
+# The batch endpoint (up to 100 messages, each within CPM_INTAKE_MAX_BYTES).
+CPM_INTAKE_BATCH_MAX_BYTES = env_int("CPM_INTAKE_BATCH_MAX_BYTES", 4 * 1024 * 1024)
+# Django refuses larger bodies before the API can answer 413 with its own limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, CPM_INTAKE_MAX_BYTES, CPM_INTAKE_BATCH_MAX_BYTES)
 CPM_INTAKE_THREAD_DAYS = env_int("CPM_INTAKE_THREAD_DAYS", 14)
+# Attachments of inbound e-mail: larger ones are recorded without their content.
+CPM_ATTACHMENT_MAX_BYTES = env_int("CPM_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
+# SMTP intake (manage.py smtp_intake): the largest mail it takes (552 above).
+CPM_SMTP_MAX_BYTES = env_int("CPM_SMTP_MAX_BYTES", 10 * 1024 * 1024)
 # Back-office connector for billing, orders and contracts (customers/connectors/).
 CPM_BILLING = billing_config()
+# Outbound gateways for SMS, chat and social (cases.gateway); the log backend without one.
+CPM_GATEWAYS = gateways_config()

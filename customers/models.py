@@ -491,6 +491,37 @@ class CustomerEvent(models.Model):
         return True
 
 
+class Attachment(models.Model):
+    """A file that came with a customer's message, on its interaction.
+
+    The file lives in Django's default storage under a random name (the sender's file name
+    is only shown and used for the download, never as a path). A file over the size limit
+    is recorded without its content (`omitted`), so the agent knows it was there. Files
+    are served only as downloads, to desk roles, through the case screen.
+    """
+
+    interaction = models.ForeignKey(
+        Interaction,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        verbose_name=_("interaction"),
+    )
+    filename = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+    file = models.FileField(_("file"), upload_to="attachments/%Y/%m/", max_length=300, blank=True)
+    omitted = models.BooleanField(_("not stored (too large)"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["interaction", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
 class Sequence(models.Model):
     """A named counter for human-readable business keys (customer numbers, case references).
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from customers.connectors import billing_connector
 from customers.models import (
     Address,
+    Attachment,
     AuditAction,
     AuditEvent,
     ChangeEntity,
@@ -180,6 +181,7 @@ def customer_anonymise(customer: Customer, *, now: datetime) -> dict[str, int]:
         .exclude(payment_method=PaymentMethod.DIRECT_DEBIT)
         .update(iban=""),
         "interactions": Interaction.objects.filter(customer_id=pk).update(subject="", body=""),
+        "attachments": attachments_delete(customer_id=pk),
         "changes": CustomerChange.objects.filter(customer_id=pk).update(old="", new=""),
     }
     counts["holdings"] += (
@@ -198,6 +200,21 @@ def customer_anonymise(customer: Customer, *, now: datetime) -> dict[str, int]:
             object_id__in=[str(i) for i in ids],
         ).update(object_repr=ERASED_NAME, change_message="")
     return counts
+
+
+def attachments_delete(*, customer_id: int) -> int:
+    """The customer's files go with their personal data: the rows and the stored files.
+    A file is removed after commit, so a rolled-back erasure keeps it."""
+    attachments = list(Attachment.objects.filter(interaction__customer_id=customer_id))
+    names = [a.file.name for a in attachments if a.file]
+    storage = Attachment._meta.get_field("file").storage
+
+    def remove() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(remove)
+    return Attachment.objects.filter(pk__in=[a.pk for a in attachments]).delete()[0]
 
 
 @dataclass(frozen=True)

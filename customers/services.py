@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Model
 from django.utils import timezone
@@ -23,6 +27,7 @@ from customers.connectors import (
 from customers.models import (
     BODY_MAX_LENGTH,
     Address,
+    Attachment,
     ChangeEntity,
     ContactKind,
     ContactPoint,
@@ -548,6 +553,40 @@ def back_office_action(
         by=by if isinstance(by, AbstractBaseUser) else None,
     )
     return reference
+
+
+def attachment_add(
+    *,
+    interaction: Interaction,
+    filename: str,
+    content_type: str,
+    data: bytes,
+    omit: bool = False,
+) -> Attachment:
+    """Store a file that came with a message on its interaction; over
+    `CPM_ATTACHMENT_MAX_BYTES` (or with `omit`) it is recorded without its content."""
+    name = attachment_filename(filename)
+    attachment = Attachment(
+        interaction=interaction,
+        filename=name,
+        content_type=content_type.replace("\x00", "")[:100] or "application/octet-stream",
+        size=len(data),
+        omitted=omit or len(data) > settings.CPM_ATTACHMENT_MAX_BYTES,
+    )
+    if not attachment.omitted:
+        # A random name in storage: the sender's name never becomes a path.
+        suffix = Path(name).suffix.lower()[:10]
+        stored = suffix if suffix[1:].isalnum() else ""
+        attachment.file.save(f"{uuid.uuid4().hex}{stored}", ContentFile(data), save=False)
+    attachment.save()
+    return attachment
+
+
+def attachment_filename(filename: str) -> str:
+    """The sender's file name, made harmless for display and the download header."""
+    name = "".join(ch for ch in filename if ch.isprintable() and ch not in '/\\"')
+    name = " ".join(name.split()).strip(". ")
+    return name[-200:] or "attachment"
 
 
 @transaction.atomic

@@ -195,6 +195,12 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"reference": "case", "pk": "999999"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
     ),
+    # No such file on the fixture case: a 404 for every desk role, log-in first.
+    "cases:attachment-download": (
+        "get",
+        {"reference": "case", "pk": "999999"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
+    ),
     "cases:case-reply-form": ("get", {"reference": "case"}, DESK),
     "cases:case-replies": ("get", {"reference": "case"}, DESK),
     "cases:case-messages": ("get", {"reference": "case"}, DESK),
@@ -217,6 +223,7 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     ),
     # The intake API: a channel key, never a session, so without one it is 401 for everyone.
     "api:inbound": ("post", {"channel": "email"}, dict.fromkeys(ROLES, 401)),
+    "api:inbound-batch": ("post", {"channel": "email"}, dict.fromkeys(ROLES, 401)),
     "api:openapi-json": ("get", {}, PUBLIC),
     # ninja's root only serves to locate the API: a 404 naming the docs.
     "api:api-root": ("get", {}, dict.fromkeys(ROLES, 404)),

@@ -104,3 +104,23 @@ def test_start_without_secret_key_is_refused_when_debug_is_off() -> None:
     result = run_manage("check", DEBUG="0")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_gateways_are_read_per_channel_and_checked() -> None:
+    from cpm.env import gateways_config
+
+    assert gateways_config({}) == {"channels": {}, "timeout": 5.0}
+    config = gateways_config(
+        {
+            "CPM_GATEWAY_SMS_URL": "https://sms.example/send",
+            "CPM_GATEWAY_SMS_TOKEN": "s3cret",
+            "CPM_GATEWAY_TIMEOUT": "2.5",
+        }
+    )
+    assert config == {
+        "channels": {"sms": {"url": "https://sms.example/send", "token": "s3cret"}},
+        "timeout": 2.5,
+    }
+    for bad in ({"CPM_GATEWAY_CHAT_URL": "ftp://x"}, {"CPM_GATEWAY_TIMEOUT": "0"}):
+        with pytest.raises(ImproperlyConfigured):
+            gateways_config(bad)
