@@ -99,6 +99,7 @@ class Customer(models.Model):
             ("export_customer", _("Can export all data of a customer")),
             ("erase_customer", _("Can erase a customer's personal data")),
             ("merge_customer", _("Can merge duplicate customers")),
+            ("change_customer_segment", _("Can change a customer's segment and status")),
         ]
         constraints = [
             models.CheckConstraint(
@@ -133,6 +134,16 @@ class ContactKind(models.TextChoices):
 
 
 PHONE_KINDS = [ContactKind.PHONE, ContactKind.MOBILE]
+
+# The contact points a preferred channel needs: CPM can only use a channel to reach the
+# customer with one of these (a letter needs the current address; chat, web form and visit
+# are channels the customer starts, so they need nothing on file).
+CHANNEL_CONTACT_KINDS: dict[str, list[str]] = {
+    Channel.PHONE: PHONE_KINDS,
+    Channel.SMS: [ContactKind.MOBILE],
+    Channel.EMAIL: [ContactKind.EMAIL],
+    Channel.SOCIAL: [ContactKind.SOCIAL, ContactKind.MESSENGER],
+}
 
 
 class ContactPointQuerySet(models.QuerySet["ContactPoint"]):
