@@ -109,7 +109,9 @@ class CustomerForm(ServiceErrorsMixin, forms.Form):
         except ValueError:
             seen = None
         if not isinstance(seen, dict):
-            raise ValidationError(_("The form was incomplete. Open it again."))
+            # A hidden field's error would show nowhere; say it above the form.
+            self.add_error(None, _("The form was incomplete. Open it again."))
+            return {}
         return {str(name): str(value) for name, value in seen.items()}
 
     def changes(self) -> dict[str, object]:
