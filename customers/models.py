@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -374,6 +376,11 @@ class CustomerChange(models.Model):
             return str(dict(field.flatchoices).get(value, value))
         if isinstance(field, models.BooleanField):
             return str(_("yes") if value == "True" else _("no"))
+        if isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField):
+            try:  # as the cockpit shows dates, e.g. the date of birth
+                return date_format(date.fromisoformat(value), "SHORT_DATE_FORMAT")
+            except ValueError:
+                return value
         return value
 
     @property

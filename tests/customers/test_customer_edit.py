@@ -112,7 +112,8 @@ def test_a_date_of_birth_can_be_cleared(customer, agent):
     edit(customer, agent, date_of_birth=None)
     customer.refresh_from_db()
     assert customer.date_of_birth is None
-    assert CustomerChange.objects.get(field="date_of_birth").old == "1980-05-01"
+    change = CustomerChange.objects.get(field="date_of_birth")
+    assert (change.old, change.old_display, change.new_display) == ("1980-05-01", "05/01/1980", "")
 
 
 def test_only_an_organisation_has_a_register_number(customer, agent, db):
