@@ -45,6 +45,8 @@ SUPERVISOR_PERMISSIONS = [
     "customers.export_customer",
     "customers.erase_customer",
     "customers.merge_customer",
+    # Segment and status decide pricing, offers and blocking: not an agent's call.
+    "customers.change_customer_segment",
     "cases.close_case",
     "cases.cancel_case",
     "cases.handle_escalation",

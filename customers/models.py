@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -99,6 +101,7 @@ class Customer(models.Model):
             ("export_customer", _("Can export all data of a customer")),
             ("erase_customer", _("Can erase a customer's personal data")),
             ("merge_customer", _("Can merge duplicate customers")),
+            ("change_customer_segment", _("Can change a customer's segment and status")),
         ]
         constraints = [
             models.CheckConstraint(
@@ -133,6 +136,16 @@ class ContactKind(models.TextChoices):
 
 
 PHONE_KINDS = [ContactKind.PHONE, ContactKind.MOBILE]
+
+# The contact points a preferred channel needs: CPM can only use a channel to reach the
+# customer with one of these (a letter needs the current address; chat, web form and visit
+# are channels the customer starts, so they need nothing on file).
+CHANNEL_CONTACT_KINDS: dict[str, list[str]] = {
+    Channel.PHONE: PHONE_KINDS,
+    Channel.SMS: [ContactKind.MOBILE],
+    Channel.EMAIL: [ContactKind.EMAIL],
+    Channel.SOCIAL: [ContactKind.SOCIAL, ContactKind.MESSENGER],
+}
 
 
 class ContactPointQuerySet(models.QuerySet["ContactPoint"]):
@@ -363,6 +376,11 @@ class CustomerChange(models.Model):
             return str(dict(field.flatchoices).get(value, value))
         if isinstance(field, models.BooleanField):
             return str(_("yes") if value == "True" else _("no"))
+        if isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField):
+            try:  # as the cockpit shows dates, e.g. the date of birth
+                return date_format(date.fromisoformat(value), "SHORT_DATE_FORMAT")
+            except ValueError:
+                return value
         return value
 
     @property

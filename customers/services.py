@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Model
@@ -26,14 +27,17 @@ from customers.connectors import (
 )
 from customers.models import (
     BODY_MAX_LENGTH,
+    CHANNEL_CONTACT_KINDS,
     Address,
     Attachment,
     ChangeEntity,
+    Channel,
     ContactKind,
     ContactPoint,
     Customer,
     CustomerChange,
     CustomerEvent,
+    CustomerKind,
     CustomerStatus,
     EventKind,
     Holding,
@@ -169,6 +173,168 @@ def customer_update(*, customer: Customer, by: Actor, **fields: object) -> Custo
             by=by,
         )
     return customer
+
+
+# The customer's own fields in the cockpit's header form, in the form's order. Segment and
+# status need `customers.change_customer_segment` (supervisors, admins): they decide prices,
+# offers and whether the customer may be served at all.
+CUSTOMER_COCKPIT_FIELDS = [
+    "name",
+    "date_of_birth",
+    "register_number",
+    "language",
+    "preferred_channel",
+    "consent_service",
+    "consent_marketing",
+    "segment",
+    "status",
+]
+CUSTOMER_RESTRICTED_FIELDS = ["segment", "status"]
+SEGMENT_PERMISSION = "customers.change_customer_segment"
+OLDEST_AGE_YEARS = 120
+REGISTER_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9 ./-]*$")
+
+
+class CustomerConflict(Exception):
+    """Someone else changed fields of the customer that this edit changes too.
+
+    `customer` is the current record, `fields` the fields both changed; nothing was saved.
+    """
+
+    def __init__(self, *, customer: Customer, fields: list[str]) -> None:
+        self.customer = customer
+        self.fields = fields
+        super().__init__(
+            _("Someone else changed this customer while you were editing; nothing was saved.")
+        )
+
+
+def customer_fields_for(user: Actor) -> list[str]:
+    """The fields of the header form this user may change."""
+    restricted = user is None or not user.has_perm(SEGMENT_PERMISSION)
+    return [
+        name
+        for name in CUSTOMER_COCKPIT_FIELDS
+        if not (restricted and name in CUSTOMER_RESTRICTED_FIELDS)
+    ]
+
+
+def preferred_channel_problem(*, customer: Customer, channel: str) -> str:
+    """Why the customer cannot be reached on `channel`, or "" when they can."""
+    if channel == Channel.LETTER:
+        if Address.objects.current().filter(customer=customer).exists():
+            return ""
+        return _(
+            "Letters need a current address, and the customer has none. Add the address first."
+        )
+    kinds = CHANNEL_CONTACT_KINDS.get(channel)
+    if not kinds or customer.contact_points.active().filter(kind__in=kinds).exists():
+        return ""
+    messages = {
+        Channel.PHONE: _(
+            "The customer has no phone number on file. Add one under Contact points first."
+        ),
+        Channel.SMS: _(
+            "SMS needs a mobile number, and the customer has none on file. Add one "
+            "under Contact points first."
+        ),
+        Channel.EMAIL: _(
+            "The customer has no e-mail address on file. Add one under Contact points first."
+        ),
+        Channel.SOCIAL: _(
+            "The customer has no social media or messenger handle on file. Add "
+            "one under Contact points first."
+        ),
+    }
+    return messages[channel]
+
+
+def customer_fields_check(*, customer: Customer, changes: Mapping[str, object]) -> dict:
+    """Specific messages for changed values that are well-formed but wrong for this customer.
+
+    Only changed fields are checked: an old preferred channel without a contact point does
+    not block a change of the language.
+    """
+    errors: dict[str, str] = {}
+    if "name" in changes and not str(changes["name"] or "").strip():
+        errors["name"] = _("Give the customer's name.")
+    born = changes.get("date_of_birth")
+    if born is not None and customer.kind != CustomerKind.PERSON:
+        errors["date_of_birth"] = _("Only a person has a date of birth.")
+    elif isinstance(born, date):
+        today = timezone.localdate()
+        if born > today:
+            errors["date_of_birth"] = _("The date of birth cannot be in the future.")
+        elif born < today.replace(year=today.year - OLDEST_AGE_YEARS):
+            errors["date_of_birth"] = _(
+                "The date of birth is more than %(years)s years ago; check it for a typo."
+            ) % {"years": OLDEST_AGE_YEARS}
+    register = str(changes.get("register_number") or "")
+    if register and customer.kind != CustomerKind.ORGANISATION:
+        errors["register_number"] = _("Only an organisation has a register number.")
+    elif register and not REGISTER_NUMBER.match(register):
+        errors["register_number"] = _(
+            "A register number has letters, digits, spaces, dots, slashes and dashes only, "
+            "e.g. HRB 12345 B."
+        )
+    channel = str(changes.get("preferred_channel") or "")
+    if channel:
+        problem = preferred_channel_problem(customer=customer, channel=channel)
+        if problem:
+            errors["preferred_channel"] = problem
+    return errors
+
+
+@transaction.atomic
+def customer_edit(
+    *,
+    customer: Customer,
+    by: AbstractBaseUser,
+    changes: Mapping[str, object],
+    seen: Mapping[str, str],
+) -> Customer:
+    """Save the customer's own fields from the cockpit: only what `by` changed, checked,
+    each change on the timeline (the change log: who, when, old, new).
+
+    `seen` holds the values the form showed (as text). A field whose posted value equals
+    what was seen is not written, so a change someone else saved meanwhile survives (a
+    consent withdrawn on another desk is never switched back by an unrelated edit). When
+    both changed the same field to different values, CustomerConflict: nothing is saved.
+    """
+    unknown = set(changes) - set(CUSTOMER_COCKPIT_FIELDS)
+    if unknown:
+        raise TypeError(f"customer_edit() got unexpected fields {sorted(unknown)}")
+    customer = customer_lock(customer)
+    if customer.erased_at is not None:
+        raise ValidationError(
+            _("This customer's personal data has been erased; it cannot be edited.")
+        )
+    if customer.merged_into_id is not None:
+        raise ValidationError(
+            _("This record was merged into another customer; edit the customer kept.")
+        )
+    if "name" in changes:
+        changes = {**changes, "name": " ".join(str(changes["name"] or "").split())}
+    if "register_number" in changes:
+        compact = " ".join(str(changes["register_number"] or "").split()).upper()
+        changes = {**changes, "register_number": compact}
+    touched = {
+        name: value for name, value in changes.items() if text(value) != text(seen.get(name))
+    }
+    allowed = customer_fields_for(by)
+    if set(touched) - set(allowed):
+        raise PermissionDenied
+    conflicts = [
+        name
+        for name, value in touched.items()
+        if text(getattr(customer, name)) not in (text(seen.get(name)), text(value))
+    ]
+    if conflicts:
+        raise CustomerConflict(customer=customer, fields=conflicts)
+    errors = customer_fields_check(customer=customer, changes=touched)
+    if errors:
+        raise ValidationError(errors)
+    return customer_update(customer=customer, by=by, **touched)
 
 
 def contact_normalise(*, kind: str, value: str, network: str = "") -> str:

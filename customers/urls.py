@@ -8,6 +8,8 @@ app_name = "customers"
 
 urlpatterns = [
     path("<int:pk>/", views.customer_detail, name="customer-detail"),
+    path("<int:pk>/header/", views.customer_header, name="customer-header"),
+    path("<int:pk>/header/save/", views.customer_save, name="customer-save"),
     path("<int:pk>/timeline/", views.customer_timeline, name="customer-timeline"),
     path("<int:pk>/contacts/", views.contact_points, name="contact-points"),
     path("<int:pk>/contacts/save/", views.contact_point_save, name="contact-point-save"),

@@ -16,19 +16,30 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from customers import merging, privacy, selectors, services
-from customers.forms import AddressForm, ContactPointForm, PaymentForm
-from customers.models import Channel, ContactKind, ContactPoint, Customer, CustomerMerge
+from customers.forms import AddressForm, ContactPointForm, CustomerForm, PaymentForm
+from customers.models import (
+    ChangeEntity,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    CustomerChange,
+    CustomerMerge,
+)
 from customers.selectors import TimelineKind
 
 CONTACTS = "customers/partials/contact_points_panel.html"
 ADDRESS = "customers/partials/address_panel.html"
 HOLDINGS = "customers/partials/holdings_panel.html"
+HEADER = "customers/partials/customer_header.html"
 BILLING = "customers/partials/billing_panel.html"
 HANDLE_KINDS = [ContactKind.SOCIAL, ContactKind.MESSENGER]
 INVALID = 400  # like the case screen: invalid input is a 400 with the form and its errors
+CONFLICT = 409  # someone else changed the same thing first
 
 
 def timeline_filters(request: HttpRequest) -> dict[str, object]:
@@ -47,13 +58,20 @@ def timeline_filters(request: HttpRequest) -> dict[str, object]:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Roles: agent, supervisor, admin. The cockpit: master data, cases and the timeline."""
     customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    return render_cockpit(request, customer)
+
+
+def render_cockpit(
+    request: HttpRequest, customer: Customer, *, status: int = 200, **extra: object
+) -> HttpResponse:
+    """The whole cockpit page; `extra` reaches its panels (a header form posted without JS)."""
     filters = timeline_filters(request)
     page = selectors.timeline_page(
         customer_id=customer.pk, channel=str(filters["channel"]), kind=str(filters["kind"])
     )
     cockpit = selectors.customer_cockpit(customer=customer)
-    context = {"customer": customer, "cockpit": cockpit, "page": page, **filters}
-    return render(request, "customers/customer_detail.html", context)
+    context = {"customer": customer, "cockpit": cockpit, "page": page, **filters, **extra}
+    return render(request, "customers/customer_detail.html", context, status=status)
 
 
 @require_GET
@@ -93,6 +111,75 @@ def render_panel(
     if changed:
         trigger_client_event(response, "customer:changed", {"customer": customer.pk})
     return response
+
+
+def render_header(
+    request: HttpRequest, customer: Customer, *, status: int = 200, **extra: object
+) -> HttpResponse:
+    """The header as a fragment for htmx; without JS the whole cockpit around it."""
+    if not request.htmx:
+        return render_cockpit(request, customer, status=status, **extra)
+    return render_panel(request, HEADER, customer, status=status, **extra)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required("customers.view_customer", raise_exception=True)
+def customer_header(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. The customer's own fields; `?edit=1` shows the form
+    to change them (segment and status only for supervisors and admins)."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    form = None
+    if request.GET.get("edit") and request.user.has_perm("customers.change_customer"):
+        form = CustomerForm(customer=customer, user=request.user)
+    return render_header(request, customer, customer_form=form)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+@permission_required("customers.change_customer", raise_exception=True)
+def customer_save(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Save the customer's own fields (segment and status:
+    supervisors and admins); 400 with the reasons, 409 with the current values."""
+    customer = selectors.access_customer_by_id(user=request.user, pk=pk)
+    form = CustomerForm(request.POST, customer=customer, user=request.user)
+    try:
+        if not form.is_valid():
+            raise ValidationError({})
+        customer = services.customer_edit(
+            customer=customer,
+            by=request.user,
+            changes=form.changes(),
+            seen=form.cleaned_data["seen"],
+        )
+    except services.CustomerConflict as conflict:
+        current = conflict.customer
+        conflicts = conflict_rows(current, conflict.fields)
+        form = form.after_conflict(current)
+        return render_header(
+            request, current, status=CONFLICT, customer_form=form, conflicts=conflicts
+        )
+    except ValidationError as error:
+        form.add_service_errors(error)
+        return render_header(request, customer, status=INVALID, customer_form=form)
+    return render_panel(request, HEADER, customer, changed=True)
+
+
+def conflict_rows(customer: Customer, fields: list[str]) -> list[CustomerChange]:
+    """What someone else changed meanwhile: their latest change of each field, or the
+    current value where the change log has none (a change made outside CPM)."""
+    found = {c.field: c for c in selectors.customer_field_changes(customer=customer, fields=fields)}
+    return [
+        found.get(name)
+        or CustomerChange(
+            customer=customer,
+            entity=ChangeEntity.CUSTOMER,
+            entity_id=customer.pk,
+            field=name,
+            new=services.text(getattr(customer, name)),
+        )
+        for name in fields
+    ]
 
 
 def editing_id(request: HttpRequest) -> int | None:

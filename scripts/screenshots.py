@@ -66,6 +66,9 @@ def main(base: str) -> None:
                 page.goto(f"{base}/customers/1/")
                 page.wait_for_selector(".timeline .entry")
                 shoot(page, "agent-cockpit")
+                page.click("#customer-1-header a[href$='?edit=1']")
+                page.wait_for_selector("#customer-1-header form")
+                shoot(page, "agent-cockpit-edit")
                 page.goto(f"{base}/")
             for name, path in EXTRA_PAGES.get(username, []):
                 page.goto(f"{base}{path}")
