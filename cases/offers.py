@@ -305,6 +305,17 @@ class ReportRow:
         return (self.uplift.difference * 100, self.uplift.low * 100, self.uplift.high * 100)
 
 
+    @property
+    def uplift_chart(self) -> dict[str, float] | None:
+        """x positions (0 to 200) of the interval and the point on a −100 to +100 pp scale,
+        for the report's small chart."""
+        points = self.uplift_points
+        if points is None:
+            return None
+        x = [round(max(-100.0, min(100.0, value)) + 100, 1) for value in points]
+        return {"point": x[0], "low": x[1], "high": x[2], "width": round(x[2] - x[1], 1)}
+
+
 def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 

@@ -182,6 +182,9 @@ def test_report_numbers_match_a_hand_built_data_set(supervisor_client) -> None:
     page = response.content.decode()
     assert "37.5 %" in page
     assert "10.0 pp" in page and "-35.1 … 55.1 pp" in page
+    # The chart: 0 pp at x = 100; the interval from -35.1 to 55.1 pp, the dot at 10 pp.
+    assert row.uplift_chart == {"point": 110.0, "low": 64.9, "high": 155.1, "width": 90.2}
+    assert page.count('class="uplift-chart"') == 1
 
 
 @pytest.mark.django_db
