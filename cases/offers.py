@@ -304,10 +304,9 @@ class ReportRow:
             return None
         return (self.uplift.difference * 100, self.uplift.low * 100, self.uplift.high * 100)
 
-
     @property
     def uplift_chart(self) -> dict[str, float] | None:
-        """x positions (0 to 200) of the interval and the point on a −100 to +100 pp scale,
+        """x positions (0 to 200) of the interval and the point on a -100 to +100 pp scale,
         for the report's small chart."""
         points = self.uplift_points
         if points is None:
