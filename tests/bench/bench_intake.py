@@ -661,13 +661,14 @@ def load() -> None:
 # --- profile -----------------------------------------------------------------------------
 
 
-def profile(count: int = 500) -> None:
+def profile(count: int = int(os.environ.get("CPM_BENCH_PROFILE", "500"))) -> None:
     """cProfile over `count` messages through Django's test client (whole stack), in-process."""
     from django.test import Client
 
     keys = channel_keys()
     client = Client()
-    maker = MessageMaker(run=f"profile-{time.time_ns()}", rng=random.Random(f"{SEED}-profile"))
+    run = f"profile-{time.time_ns()}"
+    maker = MessageMaker(run=run, rng=random.Random(run))
     headers = {channel: f"Bearer {key}" for channel, key in keys.items()}
 
     def post() -> None:
@@ -683,7 +684,17 @@ def profile(count: int = 500) -> None:
     for _ in range(20):
         post()
     queries: list[str] = []
-    with connection.execute_wrapper(lambda ex, sql, *a: queries.append(sql) or ex(sql, *a)):
+    spent: Counter = Counter()
+
+    def record(execute, sql, *args):  # type: ignore[no-untyped-def]
+        queries.append(sql)
+        started = time.perf_counter()
+        try:
+            return execute(sql, *args)
+        finally:
+            spent[sql[:150]] += (time.perf_counter() - started) * 1000
+
+    with connection.execute_wrapper(record):
         for _ in range(100):
             post()
     timings = []
@@ -702,6 +713,9 @@ def profile(count: int = 500) -> None:
     )
     kinds = Counter(sql.split()[0].upper() for sql in queries)
     print("  statements per 100 messages:", dict(kinds.most_common()))
+    print("  slowest statement shapes (ms in all, over 100 messages):")
+    for sql, ms in spent.most_common(15):
+        print(f"  {ms:8.1f}  {sql}")
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(45)
