@@ -78,7 +78,7 @@ def test_a_message_opening_a_case_costs_a_fixed_number_of_statements(
 ) -> None:
     post(client, sms_key, "warm-up")  # opens a case; out of the window, the next opens another
     Case.objects.update(updated_at=timezone.now() - timedelta(days=60))
-    # 22 here (no SLA policy, no contact for the acknowledgement): the case, its history
+    # 22 here (no SLA policy in the test data): the case, its history
     # row, its event and the outbox row, each once; no existence check per relation
     with django_assert_max_num_queries(22):
         assert post(client, sms_key, "new-1").status_code == 201
