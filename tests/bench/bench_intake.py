@@ -125,8 +125,8 @@ def fill() -> None:
     from cases.models import CaseType
     from cpm.demo import demo_case_types_ensure, demo_users_ensure
 
-    agents = [user for name, user in demo_users_ensure(with_password=False).items() if name]
-    types = demo_case_types_ensure(agents=agents)
+    users = demo_users_ensure(with_password=False)
+    types = demo_case_types_ensure(agents=[users["agent"]])
     made = Customer.objects.filter(number__startswith=PREFIX).count()
     if made == CUSTOMERS:
         return
@@ -437,7 +437,9 @@ def api_headers(keys: dict[str, str]) -> dict[str, dict[str, str]]:
     return {channel: {"Authorization": f"Bearer {key}"} for channel, key in keys.items()}
 
 
-async def intake_load(server: Server, keys: dict[str, str], clients: int, run: str) -> Result:
+async def intake_load(
+    server: Server, keys: dict[str, str], clients: int, run: str, seconds: float = SECONDS
+) -> Result:
     import aiohttp
 
     maker = MessageMaker(run=run, rng=random.Random(f"{SEED}-{run}"))
@@ -446,7 +448,7 @@ async def intake_load(server: Server, keys: dict[str, str], clients: int, run: s
     statuses: Counter = Counter()
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(server.url, connector=connector) as session:
-        deadline = time.perf_counter() + SECONDS
+        deadline = time.perf_counter() + seconds
 
         async def client() -> None:
             while time.perf_counter() < deadline:
@@ -477,10 +479,7 @@ def warm_up(server: Server, keys: dict[str, str]) -> None:
     asyncio.run(
         drive(server.url, 8, 1.0, lambda: ("GET", "/health/", None), "warm-up health"),
     )
-    saved = SECONDS
-    globals()["SECONDS"] = 2.0
-    asyncio.run(intake_load(server, keys, 8, f"warm-{server.kind}-{time.time_ns()}"))
-    globals()["SECONDS"] = saved
+    asyncio.run(intake_load(server, keys, 8, f"warm-{server.kind}-{time.time_ns()}", 2.0))
 
 
 def duplicate_storm(server: Server, keys: dict[str, str]) -> None:
@@ -577,13 +576,11 @@ def batch_load(server: Server, keys: dict[str, str], clients: int) -> None:
         return "POST", f"/api/v1/inbound/{channel}/batch", {"messages": items}
 
     async def run() -> Result:
-        # The channel key differs per request: one session per channel.
-        import aiohttp as http
-
+        # One keep-alive session; each request carries its channel's key.
         latencies: list[float] = []
         statuses: Counter = Counter()
-        async with http.ClientSession(
-            server.url, connector=http.TCPConnector(limit=clients)
+        async with aiohttp.ClientSession(
+            server.url, connector=aiohttp.TCPConnector(limit=clients)
         ) as session:
             deadline = time.perf_counter() + SECONDS
 
