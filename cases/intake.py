@@ -56,6 +56,9 @@ from customers.services import attachment_add, interaction_record, prospect_crea
 
 CASE_REFERENCE = re.compile(r"\bC-\d{4}-\d{6}\b", re.IGNORECASE)
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
+# A key's last use is written at most this often: a gateway posting hundreds of messages a
+# second must not write (and lock) its key's row with every one of them.
+KEY_USE_PRECISION = timedelta(minutes=1)
 DEFAULT_CASE_TYPE = "General inquiry"
 INTAKE_SOURCE = "intake-retry"  # a stored message that failed: "Process again"
 IDENTIFY_SOURCE = "to-identify"
@@ -93,13 +96,16 @@ def channel_key_revoke(*, key: ChannelKey) -> ChannelKey:
 
 
 def channel_key_check(*, channel: str, key: str) -> ChannelKey | None:
-    """The live key of `channel` that `key` is, with its last use recorded; else None."""
+    """The live key of `channel` that `key` is, with its last use recorded (to the minute);
+    else None."""
     found = ChannelKey.objects.filter(
         channel=channel, key_hash=channel_key_hash(key), revoked_at__isnull=True
     ).first()
     if found is not None:
-        found.last_used_at = timezone.now()
-        ChannelKey.objects.filter(pk=found.pk).update(last_used_at=found.last_used_at)
+        now = timezone.now()
+        if found.last_used_at is None or now - found.last_used_at >= KEY_USE_PRECISION:
+            found.last_used_at = now
+            ChannelKey.objects.filter(pk=found.pk).update(last_used_at=now)
     return found
 
 
@@ -326,7 +332,11 @@ def case_by_reference(message: Message) -> tuple[Case | None, str]:
     for text, reason in sources:
         references = {m.upper() for m in CASE_REFERENCE.findall(text[:20_000])}
         if references:
-            case = Case.objects.filter(reference__in=sorted(references)[:5]).first()
+            case = (
+                Case.objects.filter(reference__in=sorted(references)[:5])
+                .select_related("customer")
+                .first()
+            )
             if case is not None:
                 return case, reason
     return None, ""
@@ -339,7 +349,7 @@ def case_by_reply(message: Message) -> tuple[Case | None, str]:
     wanted = [*message.replies_to, *(f"<{i}>" for i in message.replies_to)]
     original = (
         InboundMessage.objects.filter(external_id__in=wanted, case__isnull=False)
-        .select_related("case")
+        .select_related("case__customer")
         .order_by("-received_at")
         .first()
     )
@@ -351,13 +361,17 @@ def case_by_reply(message: Message) -> tuple[Case | None, str]:
 def rule_case_type(message: Message) -> tuple[CaseType | None, bool]:
     """The case type the first matching intake rule names (and True), else the default type."""
     text = message.text.lower()
-    for rule in IntakeRule.objects.select_related("case_type").order_by("position", "id"):
+    rules = IntakeRule.objects.select_related("case_type__default_team").order_by("position", "id")
+    for rule in rules:
         if rule.channel and rule.channel != message.channel:
             continue
         words = rule.keyword_list()
         if not words or any(word in text for word in words):
             return rule.case_type, True
-    return CaseType.objects.filter(name_en__iexact=DEFAULT_CASE_TYPE).first(), False
+    default = CaseType.objects.filter(name_en__iexact=DEFAULT_CASE_TYPE).select_related(
+        "default_team"
+    )
+    return default.first(), False
 
 
 def case_open_for(customer: Customer, case_type: CaseType | None, specific: bool) -> Case | None:
@@ -443,6 +457,7 @@ def inbound_attach(message: InboundMessage) -> None:
     case = merged_target(case)
     needs_confirmation = case is not None and not sender.is_contact_of(case.customer)
     identify = ""
+    created = False
     if case is not None:
         customer = case.customer
     else:
@@ -461,6 +476,7 @@ def inbound_attach(message: InboundMessage) -> None:
             )
             notify_received(case=case, used=message.channel)
             reason, params = AttachReason.NEW_CASE, type_names(case_type)
+            created = True
     interaction = interaction_record(
         customer=customer,
         channel=message.channel,
@@ -471,7 +487,8 @@ def inbound_attach(message: InboundMessage) -> None:
         case_reference=case.reference,
     )
     attachments_store(message, interaction)
-    Case.objects.filter(pk=case.pk).update(updated_at=timezone.now())
+    if not created:  # a new case was active just now, when it was made
+        Case.objects.filter(pk=case.pk).update(updated_at=timezone.now())
     if identify:
         exception_raise(source=IDENTIFY_SOURCE, reason=identify, case=case)
     message.customer = customer
@@ -483,7 +500,21 @@ def inbound_attach(message: InboundMessage) -> None:
     message.status = InboundStatus.PROCESSED
     message.error = ""
     message.processed_at = timezone.now()
-    message.save()
+    message.save(update_fields=PROCESSED_FIELDS)
+
+
+# What processing writes to a stored message: never the payload, which stays as received.
+PROCESSED_FIELDS = [
+    "customer",
+    "case",
+    "interaction",
+    "reason",
+    "reason_params",
+    "needs_confirmation",
+    "status",
+    "error",
+    "processed_at",
+]
 
 
 def prospect_for(data: Message, sender: Sender) -> tuple[Customer, str]:

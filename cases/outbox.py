@@ -105,25 +105,39 @@ def notice_route(customer: Customer, used: str = "") -> tuple[str, str] | None:
 
 
 def outbound_queue(
-    *, customer: Customer, case: Case | None, key: str, subject: str, body: str, used: str = ""
+    *,
+    customer: Customer,
+    case: Case | None,
+    key: str,
+    subject: str,
+    body: str,
+    used: str = "",
+    new_key: bool = False,
 ) -> OutboundMessage | None:
-    """Write the message to the outbox (once per key) and deliver it after commit."""
+    """Write the message to the outbox (once per key) and deliver it after commit.
+
+    `new_key`: the key names a row made in this transaction (a new case), so no message can
+    have it yet and the look-up is skipped; the unique key still refuses a second one.
+    """
     route = notice_route(customer, used)
     if route is None:
         return None
     channel, recipient = route
-    message, created = OutboundMessage.objects.get_or_create(
-        idempotency_key=key,
-        defaults={
-            "customer": customer,
-            "case": case,
-            "channel": channel,
-            "recipient": recipient,
-            "subject": subject[:300],
-            "body": body[:5000],
-            "not_before": quiet_until(timezone.now()) if channel == "sms" else None,
-        },
-    )
+    fields = {
+        "customer": customer,
+        "case": case,
+        "channel": channel,
+        "recipient": recipient,
+        "subject": subject[:300],
+        "body": body[:5000],
+        "not_before": quiet_until(timezone.now()) if channel == "sms" else None,
+    }
+    if new_key:
+        message, created = OutboundMessage.objects.create(idempotency_key=key, **fields), True
+    else:
+        message, created = OutboundMessage.objects.get_or_create(
+            idempotency_key=key, defaults=fields
+        )
     if created:
         transaction.on_commit(lambda: async_task(DELIVER_TASK, message.pk))
     return message
@@ -131,7 +145,8 @@ def outbound_queue(
 
 def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
     """Acknowledge a new case that a customer's own message opened (an answer to their
-    contact, so it goes out even without a standing consent to service contact)."""
+    contact, so it goes out even without a standing consent to service contact). Called in
+    the transaction that made the case."""
     with translation.override(case.customer.language):
         subject, text = notice_text(case, CaseState.NEW)
     return outbound_queue(
@@ -141,6 +156,7 @@ def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
         subject=subject,
         body=text,
         used=used,
+        new_key=True,  # called for a case made in this transaction (intake)
     )
 
 

@@ -100,7 +100,9 @@ def case_create(
         case.priority = priority
     elif case_type is not None:
         case.priority = case_type.default_priority
-    case.full_clean(exclude=["state"])
+    # Customer, type, team and assignee are saved rows (their foreign keys hold in the
+    # database): no query per relation to check that they exist.
+    case.full_clean(exclude=["state", "customer", "case_type", "team", "assignee"])
     started = sla_start(case, now=case.created_at)
     case.save()
     CaseEvent.objects.create(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
@@ -27,8 +28,13 @@ class BusinessHours:
     holidays: Container[date] = field(default_factory=frozenset)
 
 
+@cache
 def german_holidays(state: str = "") -> Container[date]:
-    """Public holidays in Germany, or in one German state (e.g. "BY"), for any year."""
+    """Public holidays in Germany, or in one German state (e.g. "BY"), for any year.
+
+    One calendar per state and process: the holidays of a year are computed on first use
+    (about a millisecond) and never change, and every new case with an SLA asks.
+    """
     return holiday_calendars.country_holidays("DE", subdiv=state or None)
 
 

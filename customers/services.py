@@ -13,8 +13,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F, Model
+from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -64,16 +64,26 @@ CUSTOMER_EDITABLE = {
 }
 
 
-@transaction.atomic
 def sequence_reserve(*, name: str, count: int) -> int:
     """Reserve `count` numbers of a named sequence and return the first.
 
     The UPDATE locks the row until the transaction ends, so concurrent writers never draw
-    the same number.
+    the same number. It returns the new value itself (`RETURNING`, PostgreSQL and SQLite
+    3.35+): one statement, atomic without a savepoint, where intake draws a number per
+    new case.
     """
-    Sequence.objects.get_or_create(name=name)
-    Sequence.objects.filter(name=name).update(last=F("last") + count)
-    return Sequence.objects.values_list("last", flat=True).get(name=name) - count + 1
+    table = connection.ops.quote_name(Sequence._meta.db_table)
+    with connection.cursor() as cursor:
+        for _attempt in range(2):
+            cursor.execute(
+                f'UPDATE {table} SET "last" = "last" + %s WHERE "name" = %s RETURNING "last"',
+                [count, name],
+            )
+            row = cursor.fetchone()
+            if row is not None:
+                return row[0] - count + 1
+            Sequence.objects.get_or_create(name=name)  # the first number of this sequence
+    raise RuntimeError(f"sequence {name!r} could not be created")  # pragma: no cover
 
 
 def sequence_next(*, name: str) -> int:
@@ -650,7 +660,9 @@ def interaction_record(
         agent=agent,
         case_reference=case_reference,
     )
-    interaction.full_clean(exclude=["agent"])
+    # The customer and agent are saved rows (their foreign keys hold in the database): no
+    # query to check that they exist; choices and lengths are still checked.
+    interaction.full_clean(exclude=["agent", "customer"])
     interaction.save()
     return interaction
 
