@@ -23,15 +23,16 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
 from cases import services
-from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus, StatusNotice
-from customers.models import ContactKind, Customer, Direction, Interaction
+from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus
+from cases.notices import notice_visible
+from customers.models import ContactKind, Customer, Direction
+from customers.selectors import customer_reachable
 from customers.services import interaction_record
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 ROUTES = {"email": [ContactKind.EMAIL], "sms": [ContactKind.MOBILE]}
+ROUTE_KINDS = [kind for kinds in ROUTES.values() for kind in kinds]
 DELIVER_TASK = "cases.tasks.deliver_outbound"
 
 
@@ -73,46 +75,52 @@ def quiet_until(now: datetime) -> datetime | None:
 def notice_route(customer: Customer, used: str = "") -> tuple[str, str] | None:
     """The channel and address to tell the customer on: the channel they used last (or
     `used`), then their preferred one, then e-mail, then SMS."""
-    if not used:
-        used = (
-            Interaction.objects.filter(customer=customer, direction=Direction.INBOUND)
-            .order_by("-occurred_at", "-id")
-            .values_list("channel", flat=True)
-            .first()
-        ) or ""
+    reachable = customer_reachable(customer_id=customer.pk, kinds=ROUTE_KINDS)
+    used = used or reachable.last_inbound_channel
     wanted = dict.fromkeys([used, customer.preferred_channel, "email", "sms"])
-    channels = [channel for channel in wanted if channel in ROUTES]
-    kinds = {kind for channel in channels for kind in ROUTES[channel]}
-    contacts = list(
-        customer.contact_points.active().filter(kind__in=kinds).order_by("-primary", "id")
-    )
-    for channel in channels:
-        contact = next((c for c in contacts if c.kind in ROUTES[channel]), None)
-        if contact is not None:
-            return channel, contact.normalised
+    for channel in (channel for channel in wanted if channel in ROUTES):
+        kinds = ROUTES[channel]
+        found = next((value for kind, value in reachable.addresses if kind in kinds), None)
+        if found is not None:
+            return channel, found
     return None
 
 
 def outbound_queue(
-    *, customer: Customer, case: Case | None, key: str, subject: str, body: str, used: str = ""
+    *,
+    customer: Customer,
+    case: Case | None,
+    key: str,
+    subject: str,
+    body: str,
+    used: str = "",
+    key_is_new: bool = False,
 ) -> OutboundMessage | None:
-    """Write the message to the outbox (once per key) and deliver it after commit."""
+    """Write the message to the outbox (once per key) and deliver it after commit.
+
+    `key_is_new`: the key names a cause written in this very transaction (a new event), so
+    no row can hold it yet and the row is inserted straight away; the unique key still
+    refuses a second one.
+    """
     route = notice_route(customer, used)
     if route is None:
         return None
     channel, recipient = route
-    message, created = OutboundMessage.objects.get_or_create(
-        idempotency_key=key,
-        defaults={
-            "customer": customer,
-            "case": case,
-            "channel": channel,
-            "recipient": recipient,
-            "subject": subject[:300],
-            "body": body[:5000],
-            "not_before": quiet_until(timezone.now()) if channel == "sms" else None,
-        },
-    )
+    values = {
+        "customer": customer,
+        "case": case,
+        "channel": channel,
+        "recipient": recipient,
+        "subject": subject[:300],
+        "body": body[:5000],
+        "not_before": quiet_until(timezone.now()) if channel == "sms" else None,
+    }
+    if key_is_new:
+        message, created = OutboundMessage.objects.create(idempotency_key=key, **values), True
+    else:
+        message, created = OutboundMessage.objects.get_or_create(
+            idempotency_key=key, defaults=values
+        )
     if created:
         transaction.on_commit(lambda: async_task(DELIVER_TASK, message.pk))
     return message
@@ -136,10 +144,7 @@ def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
 def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:
     """Tell the customer about a customer-visible state, if they consented to service
     contact; one message per transition (the event's key)."""
-    visible = StatusNotice.objects.filter(
-        Q(case_type__isnull=True) | Q(case_type_id=case.case_type_id), state=case.state
-    )
-    if not visible.exists():
+    if not notice_visible(case_type_id=case.case_type_id, state=case.state):
         return None
     customer = case.customer
     if not customer.consent_service:
@@ -147,7 +152,12 @@ def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None
     with translation.override(customer.language):
         subject, text = notice_text(case, case.state)
     return outbound_queue(
-        customer=customer, case=case, key=f"case-event-{event.pk}", subject=subject, body=text
+        customer=customer,
+        case=case,
+        key=f"case-event-{event.pk}",
+        subject=subject,
+        body=text,
+        key_is_new=True,
     )
 
 
