@@ -22,9 +22,10 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django_q.conf import Conf
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
@@ -122,8 +123,22 @@ def outbound_queue(
             idempotency_key=key, defaults=values
         )
     if created:
-        transaction.on_commit(lambda: async_task(DELIVER_TASK, message.pk))
+        delivery_enqueue(message.pk)
     return message
+
+
+def delivery_enqueue(pk: int) -> None:
+    """Ask django-q2 to deliver message `pk` once it is committed.
+
+    With the ORM broker on this database the task row is written in this very transaction:
+    it commits (or rolls back) with the message, so a crash right after the commit cannot
+    lose it, and the transition commits once instead of twice. With Redis, or run in-process
+    (`Q_SYNC`), only after the commit, when the worker can see the message.
+    """
+    if Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC and not Conf.BROKER_CLASS:
+        async_task(DELIVER_TASK, pk)
+    else:
+        transaction.on_commit(lambda: async_task(DELIVER_TASK, pk))
 
 
 def notify_received(*, case: Case, used: str) -> OutboundMessage | None:

@@ -119,15 +119,15 @@ def test_the_notice_goes_out_on_the_channel_the_customer_used_last(customer, age
     assert (message.channel, message.recipient) == ("sms", "+4915100000009")
 
 
-def test_a_customer_visible_transition_costs_seven_statements(
+def test_a_customer_visible_transition_costs_eight_statements(
     customer, agent, django_assert_num_queries
 ) -> None:
-    """The update, its history row, the event, the address, the notice, and the savepoint
-    pair of `case_transition`'s atomic block inside the test's transaction: no look-up of
-    the configuration, no SELECT before the notice's INSERT."""
+    """The update, its history row, the event, the address, the notice, its delivery task,
+    and the savepoint pair of `case_transition`'s atomic block inside the test's
+    transaction: no look-up of the configuration, no SELECT before the notice's INSERT."""
     visible(CaseState.WAITING_CUSTOMER)
     case = CaseFactory(customer=customer, state=CaseState.OPEN)
     agent.has_perm("cases.change_case")
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         case_transition(case=case, name="wait_for_customer", by=agent)
     assert OutboundMessage.objects.count() == 1
