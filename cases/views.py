@@ -255,13 +255,20 @@ def case_merge(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @permission_required("cases.undo_casemerge", raise_exception=True)
 def case_unmerge(request: HttpRequest, reference: str) -> HttpResponse:
-    """Roles: supervisor, admin. Undo the merge of this case; the page reloads on success."""
+    """Roles: supervisor, admin. Undo the merge of this case; the page reloads on success.
+
+    Offered on the merged case and on the case it was merged into (`from`: the case whose
+    panel shows a refusal and whose page follows).
+    """
     case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    shown = request.POST.get("from", "").strip() or reference
     try:
         services.case_unmerge(case=case, by=request.user)
     except services.CaseActionError as error:
-        return merge_refused(request, reference, error)
-    return case_reload(request, case)
+        return merge_refused(request, shown, error)
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect("cases:case-detail", shown)
 
 
 def merge_refused(

@@ -113,6 +113,32 @@ def test_supervisor_undoes_the_merge_from_the_banner(agent, supervisor_client) -
 
 
 @pytest.mark.django_db
+def test_supervisor_undoes_a_merge_from_the_kept_case(agent, supervisor_client) -> None:
+    duplicate, target = pair()
+    case_merge(case=duplicate, into=target, by=agent)
+    undo = reverse("cases:case-unmerge", args=[duplicate.reference])
+    html = supervisor_client.get(target.get_absolute_url()).content.decode()
+    assert undo in html and f'name="from" value="{target.reference}"' in html
+    assert f'hx-target="#case-{target.pk}-merge"' in html
+    response = supervisor_client.post(undo, {"from": target.reference})
+    assert response.status_code == 302 and response.url == target.get_absolute_url()
+    duplicate.refresh_from_db()
+    assert (duplicate.state, duplicate.merged_into) == (CaseState.NEW, None)
+    again = supervisor_client.post(undo, {"from": target.reference}, **HTMX)
+    assert again.status_code == 409
+    assert f'id="case-{target.pk}-merge"' in again.content.decode()  # the kept case's panel
+
+
+@pytest.mark.django_db
+def test_agents_see_no_undo_on_the_kept_case(agent, agent_client) -> None:
+    duplicate, target = pair()
+    case_merge(case=duplicate, into=target, by=agent)
+    html = agent_client.get(target.get_absolute_url()).content.decode()
+    assert 'data-testid="merged-here"' in html
+    assert reverse("cases:case-unmerge", args=[duplicate.reference]) not in html
+
+
+@pytest.mark.django_db
 def test_agents_cannot_undo_a_merge(agent, agent_client) -> None:
     duplicate, target = pair()
     case_merge(case=duplicate, into=target, by=agent)
