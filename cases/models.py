@@ -865,6 +865,11 @@ class RunStatus(models.TextChoices):
     ACTIVE = "active", _("In progress")
     WAITING_DECISION = "waiting", _("Waiting for a decision")
     DONE = "done", _("Done")
+    ABANDONED = "abandoned", _("Abandoned")  # its case was merged into another one
+
+
+# A case has at most one run that is not finished.
+FINISHED_RUN_STATUSES = [RunStatus.DONE, RunStatus.ABANDONED]
 
 
 class GuidedRun(models.Model):
@@ -903,7 +908,7 @@ class GuidedRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["case"],
-                condition=~models.Q(status="done"),
+                condition=~models.Q(status__in=["done", "abandoned"]),
                 name="one_unfinished_run_per_case",
             )
         ]
@@ -919,6 +924,7 @@ class GuidedStepRecord(models.Model):
         COMPLETED = "completed", _("Completed")
         BACK = "back", _("Went back")
         DECIDED = "decided", _("Decided")
+        ABANDONED = "abandoned", _("Abandoned")
 
     run = models.ForeignKey(GuidedRun, on_delete=models.CASCADE, related_name="records")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -18,7 +18,7 @@ from django_htmx.http import (
 
 from cases import guided, intake, lifecycle, moves, replies, selectors, services
 from cases.forms import AssignForm, DecisionForm, MergeForm, NoteForm, TransitionForm
-from cases.models import Case, CaseState, GuidedRun
+from cases.models import FINISHED_RUN_STATUSES, Case, CaseState, GuidedRun
 from customers.selectors import access_customer_by_id
 
 
@@ -422,7 +422,7 @@ def render_guided_panel(
     status: int = 200,
 ) -> HttpResponse:
     run = run or guided.run_current(case=case)
-    finished = run is None or run.status == "done"
+    finished = run is None or run.status in FINISHED_RUN_STATUSES
     context = {
         "case": case,
         "view": guided.step_view(run, form) if run else None,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from cases import guided
 from cases.models import Case, CaseMerge, CaseState
 from cases.services import case_merge
 from customers.models import Interaction
+from tests.cases.test_guided import publish
 from tests.factories import CaseFactory, InteractionFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -193,3 +195,12 @@ def test_merge_and_undo_are_no_generic_transition_buttons(agent, supervisor_clie
     html = supervisor_client.get(duplicate.get_absolute_url()).content.decode()
     assert "/transitions/unmerge/" not in html
     assert "No action is open to you in this state." in html
+
+
+@pytest.mark.django_db
+def test_the_duplicates_guided_panel_says_the_run_was_abandoned(agent, agent_client) -> None:
+    duplicate, target = pair()
+    guided.run_start(case=duplicate, version=publish("complaint"), by=agent)
+    case_merge(case=duplicate, into=target, by=agent)
+    html = agent_client.get(reverse("cases:case-guided", args=[duplicate.reference])).content
+    assert b'data-testid="guided-abandoned"' in html
