@@ -8,6 +8,9 @@ Runs against a real PostgreSQL database (not a test database), filling it once:
     CPM_BENCH_CASES=2000000 .venv/bin/python tests/bench/bench_cases.py
 
 It runs with DEBUG off, as production does (DEBUG on records every query in memory).
+`CPM_BENCH_ONLY=transitions` measures only the transitions: one thread, 8 threads, and 4
+and 8 worker processes (each with its own connection, as gunicorn runs them), with wall
+and CPU time per transition.
 
 It prints its figures and asserts only correctness (one winner, no case handed out
 twice), never a time.
