@@ -168,9 +168,11 @@ def open_cases(offset: int, count: int) -> list[int]:
     )
 
 
-def outbox_tidy(pks: list[int], since) -> None:
+def outbox_tidy(since) -> None:
     """The benchmark's notices must not be delivered: drop them and their queued tasks."""
-    OutboundMessage.objects.filter(case_id__in=pks, created_at__gte=since).delete()
+    OutboundMessage.objects.filter(
+        created_at__gte=since, recipient__endswith="@example.invalid"
+    ).delete()
     OrmQ.objects.filter(id__gt=OUTBOX_TASKS_BEFORE).delete()
 
 
@@ -210,7 +212,7 @@ def bench_transitions(agent: User, pks: list[int]) -> None:
         f"{cpu_line(result['cpu'])}  {len(pks) / elapsed:4.0f} per second"
     )
     transitions_back(agent, pks)
-    outbox_tidy(pks, since)
+    outbox_tidy(since)
 
 
 def bench_transitions_threads(agents: list[User], pks: list[int]) -> None:
@@ -248,7 +250,7 @@ def bench_transitions_threads(agents: list[User], pks: list[int]) -> None:
         f"transitions, {len(agents)} threads      {percentiles(wall)}  {cpu_line(cpu)}  "
         f"{len(pks) / elapsed:4.0f} per second in all"
     )
-    outbox_tidy(pks, since)
+    outbox_tidy(since)
 
 
 def process_work(agent_pk: int, mine: list[int], barrier, queue) -> None:
@@ -291,7 +293,7 @@ def bench_transitions_processes(agents: list[User], pks: list[int]) -> None:
         f"transitions, {len(agents)} processes    {percentiles(wall)}  {cpu_line(cpu)}  "
         f"{len(pks) / elapsed:4.0f} per second in all"
     )
-    outbox_tidy(pks, since)
+    outbox_tidy(since)
 
 
 def bench_one_winner(agent: User) -> None:
@@ -401,9 +403,11 @@ def main() -> None:
     print(f"load: {os.getloadavg()}")
     if ONLY == "transitions":
         return
+    started = timezone.now()
     bench_one_winner(agents[0])
     bench_get_next(agents)
-    bench_sla_check()
+    bench_sla_check()  # escalates breached cases: customer-visible, so notices are written
+    outbox_tidy(started)
 
 
 if __name__ == "__main__":
