@@ -11,6 +11,8 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         from cases import receivers  # noqa: F401 - connects to customers.signals
         from cases.flags import case_flags
+        from cases.notices import notice_signals_connect
         from customers.selectors import flag_provider_register
 
         flag_provider_register(case_flags)
+        notice_signals_connect()

@@ -20,6 +20,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from cases.models import (
+    FINISHED_RUN_STATUSES,
     Case,
     CaseEvent,
     CaseEventKind,
@@ -159,7 +160,7 @@ def case_note(case: Case, by: AbstractBaseUser | None, text: str) -> None:
 @transaction.atomic
 def run_start(*, case: Case, version: ProcessVersion, by: AbstractBaseUser) -> GuidedRun:
     """Start the process on the case, on the version published now; opens a new case."""
-    if GuidedRun.objects.filter(case=case).exclude(status=RunStatus.DONE).exists():
+    if GuidedRun.objects.filter(case=case).exclude(status__in=FINISHED_RUN_STATUSES).exists():
         raise RunConflict(_("A guided process is already running on this case."))
     if case.state == CaseState.NEW:
         case_transition(case=case, name="open", by=by)
@@ -195,7 +196,7 @@ def run_locked(run: GuidedRun, revision: int | None) -> GuidedRun:
 def run_unfinished_locked(case: Case, revision: int | None) -> GuidedRun:
     """The case's unfinished run, locked, in one query; a refusal when there is none."""
     runs = GuidedRun.objects.select_for_update(of=("self",)).select_related(*LOCK_RELATED)
-    locked = runs.filter(case=case).exclude(status=RunStatus.DONE).first()
+    locked = runs.filter(case=case).exclude(status__in=FINISHED_RUN_STATUSES).first()
     if locked is None:
         raise TransitionRefused(_("No process runs here."))
     return revision_check(locked, revision)
@@ -481,7 +482,10 @@ def run_decide(
 def run_current(*, case: Case) -> GuidedRun | None:
     """The case's unfinished run, else its latest finished one."""
     runs = GuidedRun.objects.filter(case=case).select_related("version__definition")
-    return runs.exclude(status=RunStatus.DONE).first() or runs.order_by("-started_at").first()
+    return (
+        runs.exclude(status__in=FINISHED_RUN_STATUSES).first()
+        or runs.order_by("-started_at").first()
+    )
 
 
 def step_view(run: GuidedRun, form: forms.Form | None = None) -> StepView:

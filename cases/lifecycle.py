@@ -139,7 +139,9 @@ order) and record a `CaseMerge`.
   `duplicate`, and both cases get an event. Refused: the case itself, another customer's
   case, a closed, cancelled or merged target, a duplicate that holds merged cases, and a
   duplicate with an exception or a guided step waiting for a supervisor's decision (decide
-  it first). A guided run in progress stays on the duplicate as it is.
+  it first). A guided run in progress on the duplicate ends as abandoned, with a step
+  record that names the case it was merged into (an undo does not restart it). On the
+  kept case, supervisors find an *Undo merge* button beside each case merged into it.
 - **Undo merge** (`cases.undo_casemerge`: supervisors and admins): the duplicate returns to
   the state, resolution and SLA clock it had; exactly the contacts and messages that the
   merge moved go back (ones recorded on the target since stay there); the link is removed

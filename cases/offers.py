@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from cases.guided import case_facts, case_note, run_start
-from cases.models import Case, GuidedRun, OfferOutcome, RunStatus
+from cases.models import FINISHED_RUN_STATUSES, Case, GuidedRun, OfferOutcome
 from cases.services import CaseActionError, case_create, exception_raise
 from customers.connectors import BackOfficeActionFailed
 from customers.models import Customer, EventKind
@@ -266,7 +266,7 @@ def process_start(
         case = case_create(customer=outcome.customer, subject=offer.name[:200], by=by, assignee=by)
         outcome.case = case
         outcome.save(update_fields=["case"])
-    elif GuidedRun.objects.filter(case=case).exclude(status=RunStatus.DONE).exists():
+    elif GuidedRun.objects.filter(case=case).exclude(status__in=FINISHED_RUN_STATUSES).exists():
         message = _("A process already runs on this case; start “%(name)s” when it is done.") % {
             "name": offer.name
         }

@@ -23,17 +23,19 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django_q.conf import Conf
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
 from cases import services
 from cases.gateway import GatewayRefused, gateway_configured, gateway_send
-from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus, StatusNotice
-from customers.models import ContactKind, Customer, Direction, Interaction
+from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus
+from cases.notices import notice_visible
+from customers.models import ContactKind, Customer, Direction
+from customers.selectors import customer_reachable
 from customers.services import interaction_record
 
 logger = logging.getLogger(__name__)
@@ -83,24 +85,17 @@ def channel_routes() -> dict[str, list[str]]:
 def notice_route(customer: Customer, used: str = "") -> tuple[str, str] | None:
     """The channel and address to tell the customer on: the channel they used last (or
     `used`), then their preferred one, then e-mail, then SMS."""
-    if not used:
-        used = (
-            Interaction.objects.filter(customer=customer, direction=Direction.INBOUND)
-            .order_by("-occurred_at", "-id")
-            .values_list("channel", flat=True)
-            .first()
-        ) or ""
     routes = channel_routes()
-    wanted = dict.fromkeys([used, customer.preferred_channel, "email", "sms"])
-    channels = [channel for channel in wanted if channel in routes]
-    kinds = {kind for channel in channels for kind in routes[channel]}
-    contacts = list(
-        customer.contact_points.active().filter(kind__in=kinds).order_by("-primary", "id")
+    reachable = customer_reachable(
+        customer_id=customer.pk, kinds=[kind for kinds in routes.values() for kind in kinds]
     )
-    for channel in channels:
-        contact = next((c for c in contacts if c.kind in routes[channel]), None)
-        if contact is not None:
-            return channel, contact.normalised
+    used = used or reachable.last_inbound_channel
+    wanted = dict.fromkeys([used, customer.preferred_channel, "email", "sms"])
+    for channel in (channel for channel in wanted if channel in routes):
+        kinds = routes[channel]
+        found = next((value for kind, value in reachable.addresses if kind in kinds), None)
+        if found is not None:
+            return channel, found
     return None
 
 
@@ -112,18 +107,19 @@ def outbound_queue(
     subject: str,
     body: str,
     used: str = "",
-    new_key: bool = False,
+    key_is_new: bool = False,
 ) -> OutboundMessage | None:
     """Write the message to the outbox (once per key) and deliver it after commit.
 
-    `new_key`: the key names a row made in this transaction (a new case), so no message can
-    have it yet and the look-up is skipped; the unique key still refuses a second one.
+    `key_is_new`: the key names a cause written in this very transaction (a new event), so
+    no row can hold it yet and the row is inserted straight away; the unique key still
+    refuses a second one.
     """
     route = notice_route(customer, used)
     if route is None:
         return None
     channel, recipient = route
-    fields = {
+    values = {
         "customer": customer,
         "case": case,
         "channel": channel,
@@ -132,15 +128,29 @@ def outbound_queue(
         "body": body[:5000],
         "not_before": quiet_until(timezone.now()) if channel == "sms" else None,
     }
-    if new_key:
-        message, created = OutboundMessage.objects.create(idempotency_key=key, **fields), True
+    if key_is_new:
+        message, created = OutboundMessage.objects.create(idempotency_key=key, **values), True
     else:
         message, created = OutboundMessage.objects.get_or_create(
-            idempotency_key=key, defaults=fields
+            idempotency_key=key, defaults=values
         )
     if created:
-        transaction.on_commit(lambda: async_task(DELIVER_TASK, message.pk))
+        delivery_enqueue(message.pk)
     return message
+
+
+def delivery_enqueue(pk: int) -> None:
+    """Ask django-q2 to deliver message `pk` once it is committed.
+
+    With the ORM broker on this database the task row is written in this very transaction:
+    it commits (or rolls back) with the message, so a crash right after the commit cannot
+    lose it, and the transition commits once instead of twice. With Redis, or run in-process
+    (`Q_SYNC`), only after the commit, when the worker can see the message.
+    """
+    if Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC and not Conf.BROKER_CLASS:
+        async_task(DELIVER_TASK, pk)
+    else:
+        transaction.on_commit(lambda: async_task(DELIVER_TASK, pk))
 
 
 def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
@@ -156,17 +166,14 @@ def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
         subject=subject,
         body=text,
         used=used,
-        new_key=True,  # called for a case made in this transaction (intake)
+        key_is_new=True,  # called for a case made in this transaction (intake)
     )
 
 
 def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:
     """Tell the customer about a customer-visible state, if they consented to service
     contact; one message per transition (the event's key)."""
-    visible = StatusNotice.objects.filter(
-        Q(case_type__isnull=True) | Q(case_type_id=case.case_type_id), state=case.state
-    )
-    if not visible.exists():
+    if not notice_visible(case_type_id=case.case_type_id, state=case.state):
         return None
     customer = case.customer
     if not customer.consent_service:
@@ -174,7 +181,12 @@ def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None
     with translation.override(customer.language):
         subject, text = notice_text(case, case.state)
     return outbound_queue(
-        customer=customer, case=case, key=f"case-event-{event.pk}", subject=subject, body=text
+        customer=customer,
+        case=case,
+        key=f"case-event-{event.pk}",
+        subject=subject,
+        body=text,
+        key_is_new=True,
     )
 
 

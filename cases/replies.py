@@ -19,7 +19,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django_q.tasks import async_task
 
 from cases.models import (
     Case,
@@ -30,7 +29,7 @@ from cases.models import (
     OutboundMessage,
     ReplyTemplate,
 )
-from cases.outbox import DELIVER_TASK, channel_routes, quiet_until
+from cases.outbox import channel_routes, delivery_enqueue, quiet_until
 from cases.placeholders import placeholders_fill
 from cases.services import CaseActionError, CaseConflict, TransitionRefused
 from customers.models import Direction, Interaction
@@ -217,5 +216,5 @@ def reply_send(
         at=now,
     )
     Case.objects.filter(pk=current.pk).update(updated_at=now)
-    transaction.on_commit(lambda: async_task(DELIVER_TASK, message.pk))
+    delivery_enqueue(message.pk)
     return message

@@ -315,7 +315,8 @@ class MergePanel:
 
     merged_cases: list[Case]
     may_merge: bool
-    may_unmerge: bool
+    may_unmerge: bool  # this case's own merge
+    may_undo_merged: bool = False  # the merges of the cases merged into this one
 
 
 def case_merge_panel(
@@ -329,8 +330,11 @@ def case_merge_panel(
     else:
         may_merge = case.state in MERGEABLE_STATES and user.has_perm(WORK_PERMISSION)
     links = case_links(case=case) if links is None else links
+    merged_cases = [link.case for link in links if link.case.merged_into_id == case.pk]
+    may_undo = user.has_perm(UNMERGE_PERMISSION)
     return MergePanel(
-        merged_cases=[link.case for link in links if link.case.merged_into_id == case.pk],
+        merged_cases=merged_cases,
         may_merge=may_merge,
-        may_unmerge=case.merged_into_id is not None and user.has_perm(UNMERGE_PERMISSION),
+        may_unmerge=case.merged_into_id is not None and may_undo,
+        may_undo_merged=bool(merged_cases) and may_undo,
     )

@@ -29,6 +29,7 @@ from cases.models import (
     CaseType,
     ExceptionItem,
     GuidedRun,
+    GuidedStepRecord,
     InboundMessage,
     Priority,
     RunStatus,
@@ -689,7 +690,8 @@ def case_merge(
     duplicate closes through its `merge` transition with the resolution "Merged into C-…",
     the pair is linked as duplicates, and both cases get an event. Refused for another
     customer's case, a closed, cancelled or merged target, and while the duplicate has an
-    exception waiting for a decision. An in-progress guided run stays on the duplicate.
+    exception waiting for a decision. A guided run in progress on the duplicate ends as
+    abandoned (`guided_run_abandon`).
     `case_unmerge` undoes all of it.
     """
     if isinstance(into, str):
@@ -749,6 +751,13 @@ def merge_record(duplicate: Case, target: Case, method, by: AbstractBaseUser) ->
     }
     merge.at = now
     merge.save()
+    guided_run_abandon(
+        case=duplicate,
+        by=by,
+        note=_("Abandoned: the case was merged into %(reference)s.")
+        % {"reference": target.reference},
+        at=now,
+    )
     CaseEvent.objects.create(
         case=duplicate,
         customer_id=duplicate.customer_id,
@@ -776,6 +785,24 @@ def merge_record(duplicate: Case, target: Case, method, by: AbstractBaseUser) ->
         at=now,
     )
     return merge
+
+
+def guided_run_abandon(*, case: Case, by: AbstractBaseUser, note: str, at) -> None:
+    """End the run in progress on `case` (if any) as abandoned, with a step record saying
+    why; a screen still showing its step is refused (the revision moves on)."""
+    run = GuidedRun.objects.select_for_update().filter(case=case, status=RunStatus.ACTIVE).first()
+    if run is None:
+        return
+    GuidedStepRecord.objects.create(
+        run=run,
+        kind=GuidedStepRecord.Kind.ABANDONED,
+        step_key=run.current_step,
+        note=note[:2000],
+        by=by,
+        at=at,
+    )
+    run.status, run.revision, run.updated_at = RunStatus.ABANDONED, run.revision + 1, at
+    run.save(update_fields=["status", "revision", "updated_at"])
 
 
 def case_unmerge(*, case: Case, by: AbstractBaseUser) -> CaseMerge:

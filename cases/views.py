@@ -18,7 +18,7 @@ from django_htmx.http import (
 
 from cases import guided, intake, lifecycle, moves, replies, selectors, services
 from cases.forms import AssignForm, DecisionForm, MergeForm, NoteForm, TransitionForm
-from cases.models import Case, CaseState, GuidedRun
+from cases.models import FINISHED_RUN_STATUSES, Case, CaseState, GuidedRun
 from customers.selectors import access_customer_by_id
 
 
@@ -259,13 +259,20 @@ def case_merge(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @permission_required("cases.undo_casemerge", raise_exception=True)
 def case_unmerge(request: HttpRequest, reference: str) -> HttpResponse:
-    """Roles: supervisor, admin. Undo the merge of this case; the page reloads on success."""
+    """Roles: supervisor, admin. Undo the merge of this case; the page reloads on success.
+
+    Offered on the merged case and on the case it was merged into (`from`: the case whose
+    panel shows a refusal and whose page follows).
+    """
     case = selectors.access_case_by_reference(user=request.user, reference=reference)
+    shown = request.POST.get("from", "").strip() or reference
     try:
         services.case_unmerge(case=case, by=request.user)
     except services.CaseActionError as error:
-        return merge_refused(request, reference, error)
-    return case_reload(request, case)
+        return merge_refused(request, shown, error)
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect("cases:case-detail", shown)
 
 
 def merge_refused(
@@ -419,7 +426,7 @@ def render_guided_panel(
     status: int = 200,
 ) -> HttpResponse:
     run = run or guided.run_current(case=case)
-    finished = run is None or run.status == "done"
+    finished = run is None or run.status in FINISHED_RUN_STATUSES
     context = {
         "case": case,
         "view": guided.step_view(run, form) if run else None,

@@ -50,7 +50,10 @@ def _empty_cache() -> None:
     """Primary keys repeat between tests; cached process specs must not."""
     from django.core.cache import cache
 
+    from cases.notices import notice_states_forget
+
     cache.clear()
+    notice_states_forget()  # a transactional test's flush sends no signal
 
 
 def user_with_role(username: str, role: Role | None) -> User:

@@ -19,6 +19,7 @@ from cases.models import (
     CaseState,
     ExceptionItem,
     GuidedRun,
+    GuidedStepRecord,
     InboundMessage,
     RunStatus,
 )
@@ -387,3 +388,32 @@ def test_erasing_the_customer_drops_the_resolution_kept_for_the_undo(agent, supe
     customer = duplicate.customer
     customer_erase(customer=customer, by=supervisor, confirm=customer.number)
     assert CaseMerge.objects.get().resolution_before == ""
+
+
+@pytest.mark.django_db
+def test_a_guided_run_in_progress_on_the_duplicate_ends_as_abandoned(agent, supervisor) -> None:
+    duplicate, target = pair()
+    run = guided.run_start(case=duplicate, version=publish("complaint"), by=agent)
+    revision = run.revision
+    case_merge(case=duplicate, into=target, by=agent)
+    run.refresh_from_db()
+    assert run.status == RunStatus.ABANDONED and run.revision == revision + 1
+    record = run.records.get(kind=GuidedStepRecord.Kind.ABANDONED)
+    assert (record.step_key, record.by) == (run.current_step, agent)
+    assert target.reference in record.note
+    with pytest.raises(TransitionRefused):  # a screen still showing the step
+        submit(run, agent, complaint_text="Late", complaint_category="technician")
+    case_unmerge(case=duplicate, by=supervisor)  # the undo does not restart it
+    run.refresh_from_db()
+    assert run.status == RunStatus.ABANDONED
+    assert guided.run_start(case=duplicate, version=publish("complaint"), by=agent).pk != run.pk
+
+
+@pytest.mark.django_db
+def test_a_finished_run_stays_done_after_a_merge(agent) -> None:
+    duplicate, target = pair()
+    run = guided.run_start(case=duplicate, version=publish("complaint"), by=agent)
+    GuidedRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE)
+    case_merge(case=duplicate, into=target, by=agent)
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE and not run.records.exists()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from cases import guided
 from cases.models import Case, CaseMerge, CaseState
 from cases.services import case_merge
 from customers.models import Interaction
+from tests.cases.test_guided import publish
 from tests.factories import CaseFactory, InteractionFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -113,6 +115,32 @@ def test_supervisor_undoes_the_merge_from_the_banner(agent, supervisor_client) -
 
 
 @pytest.mark.django_db
+def test_supervisor_undoes_a_merge_from_the_kept_case(agent, supervisor_client) -> None:
+    duplicate, target = pair()
+    case_merge(case=duplicate, into=target, by=agent)
+    undo = reverse("cases:case-unmerge", args=[duplicate.reference])
+    html = supervisor_client.get(target.get_absolute_url()).content.decode()
+    assert undo in html and f'name="from" value="{target.reference}"' in html
+    assert f'hx-target="#case-{target.pk}-merge"' in html
+    response = supervisor_client.post(undo, {"from": target.reference})
+    assert response.status_code == 302 and response.url == target.get_absolute_url()
+    duplicate.refresh_from_db()
+    assert (duplicate.state, duplicate.merged_into) == (CaseState.NEW, None)
+    again = supervisor_client.post(undo, {"from": target.reference}, **HTMX)
+    assert again.status_code == 409
+    assert f'id="case-{target.pk}-merge"' in again.content.decode()  # the kept case's panel
+
+
+@pytest.mark.django_db
+def test_agents_see_no_undo_on_the_kept_case(agent, agent_client) -> None:
+    duplicate, target = pair()
+    case_merge(case=duplicate, into=target, by=agent)
+    html = agent_client.get(target.get_absolute_url()).content.decode()
+    assert 'data-testid="merged-here"' in html
+    assert reverse("cases:case-unmerge", args=[duplicate.reference]) not in html
+
+
+@pytest.mark.django_db
 def test_agents_cannot_undo_a_merge(agent, agent_client) -> None:
     duplicate, target = pair()
     case_merge(case=duplicate, into=target, by=agent)
@@ -167,3 +195,12 @@ def test_merge_and_undo_are_no_generic_transition_buttons(agent, supervisor_clie
     html = supervisor_client.get(duplicate.get_absolute_url()).content.decode()
     assert "/transitions/unmerge/" not in html
     assert "No action is open to you in this state." in html
+
+
+@pytest.mark.django_db
+def test_the_duplicates_guided_panel_says_the_run_was_abandoned(agent, agent_client) -> None:
+    duplicate, target = pair()
+    guided.run_start(case=duplicate, version=publish("complaint"), by=agent)
+    case_merge(case=duplicate, into=target, by=agent)
+    html = agent_client.get(reverse("cases:case-guided", args=[duplicate.reference])).content
+    assert b'data-testid="guided-abandoned"' in html

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.db import transaction
+from django_q.models import OrmQ
 
 from cases.intake import inbound_receive
 from cases.models import (
@@ -137,3 +139,15 @@ def test_quiet_hours_hold_sms_until_eight(now: tuple, held_until: tuple | None) 
         return datetime(2026, 11, day, hour, minute, tzinfo=BERLIN)
 
     assert quiet_until(at(*now)) == (at(*held_until) if held_until else None)
+
+
+def test_the_delivery_task_commits_or_rolls_back_with_the_message(customer, agent) -> None:
+    """With the ORM broker the task row is written in the transition's transaction."""
+    with pytest.raises(RuntimeError), transaction.atomic():
+        wait_for_customer(CaseFactory(customer=customer, state=CaseState.OPEN), agent)
+        assert OrmQ.objects.count() == 1
+        raise RuntimeError("roll back")
+    assert not OrmQ.objects.exists() and not OutboundMessage.objects.exists()
+    wait_for_customer(CaseFactory(customer=customer, state=CaseState.OPEN), agent)
+    message = OutboundMessage.objects.get()
+    assert OrmQ.objects.get().task["args"] == (message.pk,)
