@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -758,33 +758,49 @@ def merge_record(duplicate: Case, target: Case, method, by: AbstractBaseUser) ->
         % {"reference": target.reference},
         at=now,
     )
+    note = ngettext(
+        "%(reference)s was merged into this case; %(count)s contact moved here.",
+        "%(reference)s was merged into this case; %(count)s contacts moved here.",
+        len(interactions),
+    ) % {"reference": duplicate.reference, "count": len(interactions)}
+    merge_events(duplicate, target, "merge", source, text, note, clock, by=by, at=now)
+    return merge
+
+
+def merge_events(
+    duplicate: Case,
+    target: Case,
+    transition: str,
+    source: str,
+    reason: str,
+    note: str,
+    clock: SlaChange | None,
+    *,
+    by: AbstractBaseUser,
+    at: datetime,
+) -> None:
+    """The duplicate's transition event (and its SLA clock's), and the note on the target."""
     CaseEvent.objects.create(
         case=duplicate,
         customer_id=duplicate.customer_id,
         kind=CaseEventKind.TRANSITION,
-        transition="merge",
+        transition=transition,
         source=source,
         target=duplicate.state,
-        reason=text,
+        reason=reason,
         by=by,
-        at=now,
+        at=at,
     )
     if clock:
-        sla_event(duplicate, clock, by=by, at=now)
+        sla_event(duplicate, clock, by=by, at=at)
     CaseEvent.objects.create(
         case=target,
         customer_id=target.customer_id,
         kind=CaseEventKind.NOTE,
-        reason=ngettext(
-            "%(reference)s was merged into this case; %(count)s contact moved here.",
-            "%(reference)s was merged into this case; %(count)s contacts moved here.",
-            len(interactions),
-        )
-        % {"reference": duplicate.reference, "count": len(interactions)},
+        reason=note,
         by=by,
-        at=now,
+        at=at,
     )
-    return merge
 
 
 def guided_run_abandon(*, case: Case, by: AbstractBaseUser, note: str, at) -> None:
@@ -844,32 +860,12 @@ def case_unmerge(*, case: Case, by: AbstractBaseUser) -> CaseMerge:
             merge.undone_at, merge.undone_by = now, by
             merge.save(update_fields=["undone_at", "undone_by"])
             text = _("Merge into %(reference)s undone.") % {"reference": target.reference}
-            CaseEvent.objects.create(
-                case=duplicate,
-                customer_id=duplicate.customer_id,
-                kind=CaseEventKind.TRANSITION,
-                transition="unmerge",
-                source=source,
-                target=duplicate.state,
-                reason=text,
-                by=by,
-                at=now,
-            )
-            if clock:
-                sla_event(duplicate, clock, by=by, at=now)
-            CaseEvent.objects.create(
-                case=target,
-                customer_id=target.customer_id,
-                kind=CaseEventKind.NOTE,
-                reason=ngettext(
-                    "Merge of %(reference)s undone; %(count)s contact went back.",
-                    "Merge of %(reference)s undone; %(count)s contacts went back.",
-                    len(back),
-                )
-                % {"reference": duplicate.reference, "count": len(back)},
-                by=by,
-                at=now,
-            )
+            note = ngettext(
+                "Merge of %(reference)s undone; %(count)s contact went back.",
+                "Merge of %(reference)s undone; %(count)s contacts went back.",
+                len(back),
+            ) % {"reference": duplicate.reference, "count": len(back)}
+            merge_events(duplicate, target, "unmerge", source, text, note, clock, by=by, at=now)
     except ConcurrentTransition:
         raise CaseConflict(conflict_message(Case.objects.get(pk=case.pk))) from None
     case.refresh_from_db()

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
+from pytest_httpserver import HTTPServer
 
 from cpm.roles import Role, roles_sync
 
@@ -54,6 +55,21 @@ def _empty_cache() -> None:
 
     cache.clear()
     notice_states_forget()  # a transactional test's flush sends no signal
+
+
+@pytest.fixture
+def http_back_office(settings, httpserver: HTTPServer) -> HTTPServer:
+    """The HTTP back-office connector, pointed at a real local test server."""
+    settings.CPM_BILLING = {
+        "connector": "http",
+        "url": httpserver.url_for("/api"),
+        "token": "t0ken",
+        "timeout": 0.5,
+        "cache_seconds": 60,
+        "breaker_failures": 2,
+        "breaker_seconds": 30,
+    }
+    return httpserver
 
 
 def user_with_role(username: str, role: Role | None) -> User:

@@ -24,20 +24,6 @@ def sync_tasks(monkeypatch) -> None:
     monkeypatch.setattr(Conf, "SYNC", True)
 
 
-@pytest.fixture
-def http_back_office(settings, httpserver: HTTPServer) -> HTTPServer:
-    settings.CPM_BILLING = {
-        "connector": "http",
-        "url": httpserver.url_for("/api"),
-        "token": "t0ken",
-        "timeout": 0.5,
-        "cache_seconds": 60,
-        "breaker_failures": 2,
-        "breaker_seconds": 30,
-    }
-    return httpserver
-
-
 def accept(client, customer, offer, **extra) -> None:
     response = client.post(
         reverse("cases:offer-outcome-save", args=[customer.pk]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from decimal import Decimal
 
@@ -57,20 +58,6 @@ def serve_all(server: HTTPServer, number: str) -> None:
         ).respond_with_json(body)
 
 
-@pytest.fixture
-def http_back_office(settings, httpserver: HTTPServer) -> HTTPServer:
-    settings.CPM_BILLING = {
-        "connector": "http",
-        "url": httpserver.url_for("/api"),
-        "token": "t0ken",
-        "timeout": 0.5,
-        "cache_seconds": 60,
-        "breaker_failures": 2,
-        "breaker_seconds": 30,
-    }
-    return httpserver
-
-
 def test_http_connector_reads_billing_orders_and_contracts(httpserver: HTTPServer) -> None:
     serve_all(httpserver, "K-1")
     back_office = connector(httpserver)
@@ -95,8 +82,20 @@ def test_http_connector_treats_unknown_customer_as_no_data(httpserver: HTTPServe
     assert connector(httpserver).billing(customer_number="K-2") is None
 
 
+RELEASE = threading.Event()
+
+
+@pytest.fixture(autouse=True)
+def _release_slow_answers():
+    """The test server answers one request at a time: a slow answer still pending when a
+    test ends is let go at once, or it would hold up the next test's requests."""
+    RELEASE.clear()
+    yield
+    RELEASE.set()
+
+
 def slow(request: Request) -> Response:
-    time.sleep(1.0)
+    RELEASE.wait(1.0)  # longer than any connector timeout here
     return Response(json.dumps(BILLING), content_type="application/json")
 
 
