@@ -269,19 +269,24 @@ def customer_identify(*, query: str) -> Customer | None:
     if not query:
         return None
     upper = query.upper()
-    found = Customer.objects.filter(number=upper).first()
+    # A phone number is tried first when the query looks like one (the common case at the
+    # desk; one query less), and then still as a customer number made of digits only.
+    phone_like = identity.looks_like_phone(query)
+    found = None if phone_like else Customer.objects.filter(number=upper).first()
     if found is None and "@" in query:
         try:
             email = identity.email_normalise(query)
         except ValidationError:
             email = ""
         found = customer_by_contact(kinds=[ContactKind.EMAIL], normalised=email)
-    if found is None and identity.looks_like_phone(query):
+    if found is None and phone_like:
         try:
             phone = identity.phone_normalise(query)
         except ValidationError:
             phone = ""
         found = customer_by_contact(kinds=PHONE_KINDS, normalised=phone)
+    if found is None and phone_like:
+        found = Customer.objects.filter(number=upper).first()
     if found is None:
         holding = Holding.objects.filter(contract_number=upper).select_related("customer").first()
         found = holding.customer if holding else None

@@ -58,3 +58,22 @@ def test_postal_codes_follow_the_country() -> None:
 
 def test_social_handles_are_qualified_by_their_network() -> None:
     assert identity.handle_normalise("@Anna.M", network="Instagram") == "instagram:anna.m"
+
+
+@pytest.mark.django_db
+def test_a_phone_number_is_one_look_up_and_a_digits_only_customer_number_still_counts(
+    django_assert_num_queries,
+) -> None:
+    from customers.models import ContactKind
+    from customers.selectors import customer_identify
+    from tests.factories import ContactPointFactory, CustomerFactory
+
+    anna = CustomerFactory()
+    ContactPointFactory(
+        customer=anna, kind=ContactKind.MOBILE, value="0170 1234567", normalised="+491701234567"
+    )
+    with django_assert_num_queries(1):
+        assert customer_identify(query="0170 123 45 67") == anna
+    imported = CustomerFactory(number="4711081500")
+    assert customer_identify(query="4711081500") == imported
+    assert customer_identify(query="K-does-not-exist") is None
