@@ -331,8 +331,7 @@ def case_assign(request: HttpRequest, reference: str) -> HttpResponse:
         return transition_refused(request, reference, "assign", form, error)
     if not request.htmx:
         return redirect(case)
-    response = render_case_header(request, case)
-    return trigger_client_event(response, "case:changed", {"reference": case.reference})
+    return header_answered(render_case_header(request, case), case)
 
 
 @require_POST
@@ -355,8 +354,13 @@ def case_transition(request: HttpRequest, reference: str, name: str) -> HttpResp
         return transition_refused(request, reference, name, form, error)
     if not request.htmx:
         return redirect(case)
-    response = render_case_header(request, case)
-    return trigger_client_event(response, "case:changed", {"reference": case.reference})
+    return header_answered(render_case_header(request, case), case)
+
+
+def header_answered(response: HttpResponse, case: Case) -> HttpResponse:
+    """The answer is the new header; the other panels reload on `case:updated`. The header's
+    own reload listens to `case:changed` only, so a form the user opens meanwhile stays."""
+    return trigger_client_event(response, "case:updated", {"reference": case.reference})
 
 
 def transition_refused(

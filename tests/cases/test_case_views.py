@@ -41,7 +41,7 @@ def test_htmx_transition_returns_the_new_header_and_a_case_event(agent_client) -
     response = agent_client.post(transition_url(case, "open"), {"expected_state": "new"}, **HTMX)
     assert response.status_code == 200
     assert f'id="case-{case.pk}-header"' in response.content.decode()
-    assert "case:changed" in response.headers["HX-Trigger"]
+    assert "case:updated" in response.headers["HX-Trigger"]
     case.refresh_from_db()
     assert case.state == CaseState.OPEN
 

@@ -176,7 +176,7 @@ def test_htmx_transfer_without_note_is_a_400_and_changes_nothing(agent, agent_cl
     assert case.team == team and not CaseEvent.objects.exists()
     response = agent_client.post(url, {"team": other.pk, "note": "Contract matter"}, **HTMX)
     assert response.status_code == 200
-    assert "case:changed" in response.headers["HX-Trigger"]
+    assert "case:updated" in response.headers["HX-Trigger"]
     case.refresh_from_db()
     assert case.team == other
 
