@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from itertools import count
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -251,3 +253,32 @@ def test_a_known_customers_case_shows_no_identify_panel(agent_client: Client) ->
     case = CaseFactory()
     page = agent_client.get(case.get_absolute_url()).content.decode()
     assert "Who wrote this?" not in page
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_agents_linking_at_once_merge_the_prospect_once(
+    client: Client, anna: Customer, agent, supervisor
+) -> None:
+    stranger = sms_from_stranger(client)
+    other = CustomerFactory(name="Otto Other")
+    item = item_of(stranger)
+
+    def link(job: tuple[Customer, object]) -> str:
+        customer, by = job
+        try:
+            identify_link(item=item, customer_reference=customer.number, by=by)
+            return "linked"
+        except CaseConflict:
+            return "conflict"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = sorted(pool.map(link, [(anna, agent), (other, supervisor)]))
+    assert answers == ["conflict", "linked"]
+    assert CustomerMerge.objects.count() == 1
+    merge = CustomerMerge.objects.get()
+    stranger.case.refresh_from_db()
+    assert stranger.case.customer_id == merge.target_id
+    assert CaseEvent.objects.filter(case=stranger.case, kind="note").count() == 1
