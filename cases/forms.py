@@ -64,6 +64,23 @@ class DecisionForm(forms.Form):
         return next(iter(e for errors in self.errors.values() for e in errors), "")
 
 
+class IdentifyForm(forms.Form):
+    """Link an unknown sender's prospect to the customer this exact identifier names."""
+
+    customer = forms.CharField(
+        label=_("Customer number, phone or e-mail"),
+        max_length=200,
+        error_messages={
+            "required": _("Enter a customer number, phone number or e-mail address."),
+        },
+    )
+    # Where the form was: "case" (the case screen) or the exception queue's row.
+    where = forms.CharField(required=False, max_length=10, widget=forms.HiddenInput)
+
+    def first_error(self) -> str:
+        return next(iter(e for errors in self.errors.values() for e in errors), "")
+
+
 class MergeForm(forms.Form):
     """Merge this case into the case with `reference`; the box confirms it is a duplicate."""
 

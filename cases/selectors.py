@@ -13,6 +13,7 @@ from django.db.models import Case as DbCase
 from django.db.models import F, Q, When
 from django.http import Http404
 
+from cases.intake import IDENTIFY_SOURCE
 from cases.models import (
     ACTIVE_STATES,
     ESCALATION_PERMISSION,
@@ -31,7 +32,7 @@ from cases.models import (
     Team,
     reopen_window_open,
 )
-from customers.models import Attachment
+from customers.models import Attachment, CustomerStatus
 
 HOME_LIST_SIZE = 50
 QUEUE_PAGE_SIZE = 25
@@ -240,6 +241,30 @@ def access_exception_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) -
         return ExceptionItem.objects.select_related("case__customer", "decided_by").get(pk=pk)
     except ExceptionItem.DoesNotExist:
         raise Http404 from None
+
+
+def access_identify_item_by_id(*, user: AbstractBaseUser | AnonymousUser, pk: int) -> ExceptionItem:
+    """A "to-identify" item, for everyone who works cases (not only supervisors): linking an
+    unknown sender is desk work. 404 for any other kind of exception."""
+    if not user.has_perm("cases.change_case"):
+        raise PermissionDenied
+    try:
+        return ExceptionItem.objects.select_related("case__customer", "decided_by").get(
+            pk=pk, source=IDENTIFY_SOURCE
+        )
+    except ExceptionItem.DoesNotExist:
+        raise Http404 from None
+
+
+def case_identify_item(*, case: Case) -> ExceptionItem | None:
+    """The open "who wrote this?" item of a prospect's case; no query for a known customer."""
+    if case.customer.status != CustomerStatus.PROSPECT or case.customer.merged_into_id:
+        return None
+    return (
+        ExceptionItem.objects.filter(case=case, source=IDENTIFY_SOURCE, decided_at__isnull=True)
+        .order_by("-raised_at", "-id")
+        .first()
+    )
 
 
 @dataclass(frozen=True)

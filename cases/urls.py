@@ -28,6 +28,7 @@ urlpatterns = [
     path("lifecycle/", views.case_lifecycle, name="case-lifecycle"),
     path("exceptions/<int:pk>/decide/", views.exception_decide, name="exception-decide"),
     path("exceptions/<int:pk>/reprocess/", views.exception_reprocess, name="exception-reprocess"),
+    path("exceptions/<int:pk>/identify/", views.exception_identify, name="exception-identify"),
     path("<str:reference>/", views.case_detail, name="case-detail"),
     path(
         "<str:reference>/transitions/<slug:name>/",

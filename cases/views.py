@@ -16,8 +16,8 @@ from django_htmx.http import (
     trigger_client_event,
 )
 
-from cases import guided, intake, lifecycle, moves, replies, selectors, services
-from cases.forms import AssignForm, DecisionForm, MergeForm, NoteForm, TransitionForm
+from cases import guided, identify, intake, lifecycle, moves, replies, selectors, services
+from cases.forms import AssignForm, DecisionForm, IdentifyForm, MergeForm, NoteForm, TransitionForm
 from cases.models import FINISHED_RUN_STATUSES, Case, CaseState, GuidedRun
 from customers.selectors import access_customer_by_id
 
@@ -131,6 +131,35 @@ def exception_reprocess(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("cases:escalation-inbox")
 
 
+@require_POST
+@permission_required("cases.change_case", raise_exception=True)
+def exception_identify(request: HttpRequest, pk: int) -> HttpResponse:
+    """Roles: agent, supervisor, admin. Link an unknown sender's prospect to a customer (the
+    prospect is merged into it). Posted from the case screen or the exception queue's row."""
+    item = selectors.access_identify_item_by_id(user=request.user, pk=pk)
+    form = IdentifyForm(request.POST)
+    on_case = request.POST.get("where") == "case" and item.case is not None
+    try:
+        if not form.is_valid():
+            raise services.CaseActionError(form.first_error())
+        reference = form.cleaned_data["customer"]
+        item = identify.identify_link(item=item, customer_reference=reference, by=request.user)
+    except services.CaseActionError as error:
+        if not request.htmx:
+            messages.error(request, str(error))
+            return redirect(item.case if on_case else "cases:escalation-inbox")
+        template = "case_identify" if on_case else "exception_row"
+        context = {"item": item, "case": item.case, "typed": form.data}
+        context["identify_error"] = str(error)
+        return render(request, f"cases/partials/{template}.html", context, status=error.status)
+    if on_case:
+        messages.success(request, item.decision)
+        return HttpResponseClientRefresh() if request.htmx else redirect(item.case)
+    if not request.htmx:
+        return redirect("cases:escalation-inbox")
+    return render(request, "cases/partials/exception_row.html", {"item": item})
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @permission_required("cases.view_case", raise_exception=True)
@@ -141,6 +170,7 @@ def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
         return render_case_header(request, case)
     context = {**header_context(request, case), **history_context(case), **links_context(case)}
     context["inbound_messages"] = selectors.case_inbound_messages(case=case)
+    context["identify_item"] = selectors.case_identify_item(case=case)
     context["panel"] = selectors.case_merge_panel(
         case=case, user=request.user, links=context["links"]
     )

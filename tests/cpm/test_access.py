@@ -193,6 +193,13 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {"pk": "999999"},
         {ANON: 302, NOBODY: 403, Role.AGENT: 403, Role.SUPERVISOR: 404, Role.ADMIN: 404},
     ),
+    # Linking an unknown sender is desk work: every role that works cases passes the
+    # permission check; no such to-identify item here, so a 404.
+    "cases:exception-identify": (
+        "post",
+        {"pk": "999999"},
+        {ANON: 302, NOBODY: 403, Role.AGENT: 404, Role.SUPERVISOR: 404, Role.ADMIN: 404},
+    ),
     # No such message on the fixture case: a 404 for everyone who may work cases.
     "cases:inbound-confirm": (
         "post",
