@@ -377,12 +377,14 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
         # The planner prices trigram matching like a cheap comparison and picks a
         # sequential scan, which computes the similarity of every name (2.5 s at 100,000
         # customers, see docs/benchmarks.md) where the index answers in milliseconds.
+        # One round trip each way: the planner settings before, their defaults after.
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}")
+            cursor.execute(
+                "SET LOCAL enable_seqscan = off; "
+                f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"
+            )
             customers = list(found)
-            cursor.execute("SET LOCAL enable_seqscan = on")
-            cursor.execute("RESET pg_trgm.word_similarity_threshold")
+            cursor.execute("RESET enable_seqscan; RESET pg_trgm.word_similarity_threshold")
         return customers
     return list(
         Customer.objects.filter(name__icontains=query, merged_into__isnull=True).order_by(
