@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
 
@@ -187,7 +188,34 @@ def email_fields(raw: str) -> dict[str, str]:
         # Mail travels with CRLF line ends (SMTP); the timeline keeps plain newlines.
         "body": clean_text(text.replace("\r\n", "\n").replace("\r", "\n").strip()),
         "in_reply_to": replies.strip(),
+        "automatic": "yes" if mail_is_automatic(message) else "",
     }
+
+
+AUTOMATIC_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
+AUTOMATIC_HEADERS = ("X-Loop", "X-Autoreply", "X-Autorespond", "X-Autoresponder")
+AUTOMATIC_SENDERS = {"mailer-daemon", "postmaster"}
+
+
+def mail_is_automatic(message: EmailMessage) -> bool:
+    """Whether a machine wrote this mail (RFC 3834 `Auto-Submitted`, `Precedence`, loop
+    headers, a delivery or read report): it is kept, but never answered automatically, or
+    two robots answer each other for ever (RELIABILITY.md)."""
+    submitted = str(message.get("Auto-Submitted", "no")).split(";")[0].strip().lower()
+    precedence = str(message.get("Precedence", "")).strip().lower()
+    return (
+        submitted != "no"
+        or precedence in AUTOMATIC_PRECEDENCE
+        or any(message.get(name) is not None for name in AUTOMATIC_HEADERS)
+        or message.get_content_type() == "multipart/report"
+    )
+
+
+def sender_is_automatic(sender: str) -> bool:
+    """A mailer daemon or our own sending address: never answered automatically."""
+    address = sender.strip().lower()
+    own = settings.DEFAULT_FROM_EMAIL.strip().lower()
+    return address == own or address.partition("@")[0] in AUTOMATIC_SENDERS
 
 
 ATTACHMENTS_MAX = 20  # per message; more are recorded as not stored
@@ -243,6 +271,8 @@ class Message:
     # The text as delivered, quoted history included (`body` is without it for e-mail):
     # a case reference in the quote still finds the case.
     full_body: str = ""
+    # Written by a machine (an auto-reply, a bounce, our own mail): kept, never answered.
+    automatic: bool = False
 
     @property
     def text(self) -> str:
@@ -252,9 +282,11 @@ class Message:
 def message_from_payload(channel: str, payload: dict) -> Message:
     fields = {key: str(payload.get(key) or "") for key in ("from", "subject", "body")}
     fields["in_reply_to"] = str(payload.get("in_reply_to") or "")
+    automatic = False
     if channel == "email" and payload.get("raw"):
         parsed = email_fields(str(payload["raw"]))
         fields = {key: fields[key] or parsed[key] for key in fields}
+        automatic = bool(parsed["automatic"])
     meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
     if channel == "phone" and not fields["body"]:
         fields["body"] = str(meta.get("wrap_up") or "")
@@ -276,6 +308,7 @@ def message_from_payload(channel: str, payload: dict) -> Message:
         case_ref=str(payload.get("case_ref") or ""),
         replies_to=ids[:20],
         network=str(meta.get("network") or ""),
+        automatic=automatic or (channel == "email" and sender_is_automatic(fields["from"])),
     )
 
 
@@ -474,7 +507,8 @@ def inbound_attach(message: InboundMessage) -> None:
             case = case_create(
                 customer=customer, subject=case_subject(data), by=None, case_type=case_type
             )
-            notify_received(case=case, used=message.channel)
+            if not data.automatic:  # an auto-reply is never answered by another
+                notify_received(case=case, used=message.channel)
             reason, params = AttachReason.NEW_CASE, type_names(case_type)
             created = True
     interaction = interaction_record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -151,3 +152,43 @@ def test_the_delivery_task_commits_or_rolls_back_with_the_message(customer, agen
     wait_for_customer(CaseFactory(customer=customer, state=CaseState.OPEN), agent)
     message = OutboundMessage.objects.get()
     assert OrmQ.objects.get().task["args"] == (message.pk,)
+
+
+def raw_mail(*headers: str, sender: str = "kim@example.de", kind: str = "text/plain") -> str:
+    lines = [f"From: {sender}", "To: service@cpm.example", "Subject: Abwesend", *headers]
+    lines += [f"Content-Type: {kind}", "", "Ich bin bis Montag nicht im Büro."]
+    return base64.b64encode("\r\n".join(lines).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ("Auto-Submitted: auto-replied",),
+        ("Auto-Submitted: auto-generated; owner-email=x@example.de",),
+        ("Precedence: bulk",),
+        ("Precedence: auto_reply",),
+        ("X-Loop: service@cpm.example",),
+        ("X-Autoreply: yes",),
+    ],
+)
+def test_an_automatic_mail_is_kept_but_never_answered(customer, headers) -> None:
+    received = inbound_receive(
+        channel="email", payload={"external_id": "<ooo@x>", "raw": raw_mail(*headers)}
+    ).message
+    assert received.interaction is not None and received.case is not None
+    assert not OutboundMessage.objects.exists()
+
+
+def test_a_delivery_report_and_our_own_or_a_daemons_mail_are_never_answered(customer) -> None:
+    report = raw_mail(kind='multipart/report; report-type=delivery-status; boundary="b"')
+    inbound_receive(channel="email", payload={"external_id": "<dsn@x>", "raw": report})
+    for n, sender in enumerate(["service@cpm.example", "MAILER-DAEMON@mx.example.de"]):
+        payload = {"external_id": f"own-{n}", "from": sender, "body": "Undeliverable"}
+        assert inbound_receive(channel="email", payload=payload).message.case is not None
+    assert not OutboundMessage.objects.exists()
+
+
+@pytest.mark.parametrize("headers", [(), ("Auto-Submitted: no",), ("Precedence: first-class",)])
+def test_a_mail_a_person_wrote_is_acknowledged(customer, headers) -> None:
+    inbound_receive(channel="email", payload={"external_id": "<p@x>", "raw": raw_mail(*headers)})
+    assert OutboundMessage.objects.get().channel == "email"
