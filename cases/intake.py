@@ -168,10 +168,14 @@ def raw_email_decode(raw: str) -> bytes:
         raise ValueError(_("This is not valid base64.")) from None
 
 
-def email_fields(raw: str) -> dict[str, str]:
-    """From, subject, text and In-Reply-To/References of a raw e-mail (plain text preferred,
+def email_parse(raw: str) -> EmailMessage:
+    """The raw e-mail of a base64 `raw` field, parsed once for its fields and its files."""
+    return BytesParser(policy=policy.default).parsebytes(raw_email_decode(raw))
+
+
+def email_fields(message: EmailMessage) -> dict[str, str]:
+    """From, subject, text and In-Reply-To/References of an e-mail (plain text preferred,
     HTML reduced to text)."""
-    message = BytesParser(policy=policy.default).parsebytes(raw_email_decode(raw))
     part = message.get_body(preferencelist=("plain", "html"))
     text = ""
     if part is not None:
@@ -228,9 +232,8 @@ class MailAttachment:
     data: bytes
 
 
-def email_attachments(raw: str) -> list[MailAttachment]:
-    """The attachments of a raw e-mail (base64 `raw` field), in order."""
-    message = BytesParser(policy=policy.default).parsebytes(raw_email_decode(raw))
+def email_attachments(message: EmailMessage) -> list[MailAttachment]:
+    """The attachments of an e-mail, in order."""
     found = []
     for part in message.iter_attachments():
         data = part.get_payload(decode=True)
@@ -241,11 +244,9 @@ def email_attachments(raw: str) -> list[MailAttachment]:
     return found
 
 
-def attachments_store(message: InboundMessage, interaction: Interaction) -> None:
+def attachments_store(attachments: tuple[MailAttachment, ...], interaction: Interaction) -> None:
     """Store the files of a raw e-mail on its interaction (size and count limited)."""
-    if message.channel != "email" or not message.payload.get("raw"):
-        return
-    for index, item in enumerate(email_attachments(str(message.payload["raw"]))):
+    for index, item in enumerate(attachments):
         attachment_add(
             interaction=interaction,
             filename=item.filename,
@@ -273,6 +274,7 @@ class Message:
     full_body: str = ""
     # Written by a machine (an auto-reply, a bounce, our own mail): kept, never answered.
     automatic: bool = False
+    attachments: tuple[MailAttachment, ...] = ()  # of a raw e-mail
 
     @property
     def text(self) -> str:
@@ -282,11 +284,12 @@ class Message:
 def message_from_payload(channel: str, payload: dict) -> Message:
     fields = {key: str(payload.get(key) or "") for key in ("from", "subject", "body")}
     fields["in_reply_to"] = str(payload.get("in_reply_to") or "")
-    automatic = False
+    automatic, attachments = False, ()
     if channel == "email" and payload.get("raw"):
-        parsed = email_fields(str(payload["raw"]))
+        mail = email_parse(str(payload["raw"]))
+        parsed = email_fields(mail)
         fields = {key: fields[key] or parsed[key] for key in fields}
-        automatic = bool(parsed["automatic"])
+        automatic, attachments = bool(parsed["automatic"]), tuple(email_attachments(mail))
     meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
     if channel == "phone" and not fields["body"]:
         fields["body"] = str(meta.get("wrap_up") or "")
@@ -309,6 +312,7 @@ def message_from_payload(channel: str, payload: dict) -> Message:
         replies_to=ids[:20],
         network=str(meta.get("network") or ""),
         automatic=automatic or (channel == "email" and sender_is_automatic(fields["from"])),
+        attachments=attachments,
     )
 
 
@@ -520,7 +524,7 @@ def inbound_attach(message: InboundMessage) -> None:
         body=data.body,
         case_reference=case.reference,
     )
-    attachments_store(message, interaction)
+    attachments_store(data.attachments, interaction)
     if not created:  # a new case was active just now, when it was made
         Case.objects.filter(pk=case.pk).update(updated_at=timezone.now())
     if identify:

@@ -290,6 +290,10 @@ class CaseQuerySet(models.QuerySet["Case"]):
     def active(self) -> CaseQuerySet:
         return self.filter(state__in=ACTIVE_STATES)
 
+    def waiting(self) -> CaseQuerySet:
+        """Cases in a team's queue: nobody's yet, in a state that waits for an agent."""
+        return self.filter(assignee__isnull=True, state__in=QUEUE_STATES)
+
     def assigned_to(self, user: object) -> CaseQuerySet:
         return self.filter(assignee=user)
 

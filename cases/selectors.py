@@ -18,12 +18,12 @@ from cases.models import (
     ACTIVE_STATES,
     ESCALATION_PERMISSION,
     MERGEABLE_STATES,
-    QUEUE_STATES,
     UNMERGE_PERMISSION,
     WORK_PERMISSION,
     Case,
     CaseEvent,
     CaseLink,
+    CaseQuerySet,
     CaseState,
     ExceptionItem,
     InboundMessage,
@@ -118,10 +118,15 @@ def user_teams(*, user: AbstractBaseUser) -> list[Team]:
 
 def team_queue(*, teams: list[Team], limit: int = HOME_LIST_SIZE) -> list[Case]:
     """The unassigned cases waiting in these teams' queues: most urgent, then oldest first."""
-    return list(
-        Case.objects.filter(team__in=teams, assignee__isnull=True, state__in=QUEUE_STATES)
+    return list(queue_cases(teams)[:limit])
+
+
+def queue_cases(teams: list[Team]) -> CaseQuerySet:
+    return (
+        Case.objects.waiting()
+        .filter(team__in=teams)
         .select_related("customer", "team")
-        .queue_order()[:limit]
+        .queue_order()
     )
 
 
@@ -176,12 +181,8 @@ def team_queue_page(
     *, teams: list[Team], cursor: str = "", size: int = QUEUE_PAGE_SIZE
 ) -> QueuePage:
     """One page of the teams' queue, by keyset: no OFFSET and no COUNT over the queue."""
-    rows = list(
-        Case.objects.filter(team__in=teams, assignee__isnull=True, state__in=QUEUE_STATES)
-        .filter(after_queue_position(parse_queue_cursor(cursor) if cursor else None))
-        .select_related("customer", "team")
-        .queue_order()[: size + 1]
-    )
+    position = parse_queue_cursor(cursor) if cursor else None
+    rows = list(queue_cases(teams).filter(after_queue_position(position))[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     return QueuePage(cases=rows, next_cursor=queue_cursor(rows[-1]) if more else "")

@@ -243,9 +243,7 @@ def queue_head(team_ids: list[int]) -> int | None:
     """
     heads = []
     for team_id in team_ids:
-        candidates = Case.objects.filter(
-            team_id=team_id, assignee__isnull=True, state__in=QUEUE_STATES
-        ).queue_order()
+        candidates = Case.objects.waiting().filter(team_id=team_id).queue_order()
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         head = candidates.values_list("pk", "resolution_due", "priority", "created_at").first()
