@@ -270,38 +270,59 @@ def inbound_batch(request: HttpRequest, channel: ChannelName, payload: BatchIn) 
     422 invalid; 413 larger than the single-message limit) and the single endpoint's body.
     Each message is stored on its own, idempotent on its id, also within one batch. The
     whole request may be `CPM_INTAKE_BATCH_MAX_BYTES` large (413 above)."""
-    answers: list[dict] = []
+    answers: list[dict | None] = []
+    valid: list[tuple[int, dict]] = []  # (place in the answers, payload)
     for item in payload.messages:
-        if not isinstance(item, dict):
-            errors = {"body": _("Each message must be a JSON object.")}
-            answers.append(
-                {"status": 422, "detail": _("Some fields are invalid."), "errors": errors}
-            )
-            continue
-        try:
-            if len(json.dumps(item).encode()) > settings.CPM_INTAKE_MAX_BYTES:
-                limit = settings.CPM_INTAKE_MAX_BYTES
-                detail = _("The message is larger than %(limit)s bytes.") % {"limit": limit}
-                answers.append({"status": 413, "detail": detail})
-                continue
-            message = InboundIn.model_validate(item)
-        except PydanticValidationError as problem:
-            invalid_item = {"status": 422, "detail": _("Some fields are invalid.")}
-            answers.append({**invalid_item, "errors": field_errors(problem.errors())})
-            continue
-        status, body = inbound_one(request, channel, message)
-        answers.append({"status": status, **body})
+        checked = batch_item_check(channel, item)
+        if isinstance(checked, dict) and "status" not in checked:
+            valid.append((len(answers), checked))
+            answers.append(None)
+        else:
+            answers.append(checked)
+    received = intake.inbound_receive_many(
+        channel=channel, payloads=[data for _place, data in valid], key=request.auth
+    )
+    for (place, _data), one in zip(valid, received, strict=True):
+        status, body = received_answer(one)
+        answers[place] = {"status": status, **body}
     return Status(200, answers)
+
+
+def batch_item_check(channel: str, item: object) -> dict:
+    """A batch item's payload, ready to store; or its answer (413, 422) when it is bad."""
+    invalid = {"status": 422, "detail": _("Some fields are invalid.")}
+    if not isinstance(item, dict):
+        return {**invalid, "errors": {"body": _("Each message must be a JSON object.")}}
+    if len(json.dumps(item).encode()) > settings.CPM_INTAKE_MAX_BYTES:
+        limit = settings.CPM_INTAKE_MAX_BYTES
+        return {
+            "status": 413,
+            "detail": _("The message is larger than %(limit)s bytes.") % {"limit": limit},
+        }
+    try:
+        message = InboundIn.model_validate(item)
+    except PydanticValidationError as problem:
+        return {**invalid, "errors": field_errors(problem.errors())}
+    data, problems = payload_prepare(channel, message)
+    return {**invalid, "errors": problems} if problems else data
+
+
+def payload_prepare(channel: str, payload: InboundIn) -> tuple[dict, dict[str, str]]:
+    """The payload as it is stored (cleaned), and what is wrong with it (empty: nothing)."""
+    data = intake.clean_payload(payload.model_dump(by_alias=True, mode="json"))
+    data["external_id"] = data["external_id"].strip()
+    return data, payload_problems(channel, data)
 
 
 def inbound_one(request: HttpRequest, channel: str, payload: InboundIn) -> tuple[int, dict]:
     """The status and body for one message: checked, stored once, processed."""
-    data = intake.clean_payload(payload.model_dump(by_alias=True, mode="json"))
-    data["external_id"] = data["external_id"].strip()
-    problems = payload_problems(channel, data)
+    data, problems = payload_prepare(channel, payload)
     if problems:
         return 422, {"detail": _("Some fields are invalid."), "errors": problems}
-    received = intake.inbound_receive(channel=channel, payload=data, key=request.auth)
+    return received_answer(intake.inbound_receive(channel=channel, payload=data, key=request.auth))
+
+
+def received_answer(received: intake.Received) -> tuple[int, dict]:
     message = received.message
     answer = {
         "interaction": message.interaction_id,

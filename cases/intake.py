@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import hmac
 import html
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from cases.models import (
+    ACTIVE_STATES,
     AttachReason,
     Case,
     CaseType,
@@ -43,17 +45,20 @@ from cases.models import (
     IntakeRule,
     UsedSignature,
 )
-from cases.outbox import notify_received
+from cases.outbox import notify_received_many
 from cases.quotes import quoted_history_trim
-from cases.services import case_create, case_note_add, exception_decide, exception_raise
+from cases.services import case_note_add, cases_create_many, exception_decide, exception_raise
 from customers.models import Customer, Direction, Interaction
 from customers.selectors import (
     SenderAddress,
-    customer_by_reference,
-    customers_by_sender,
+    customers_by_references,
+    customers_by_senders,
+    reference_clean,
     sender_address,
 )
-from customers.services import attachment_add, interaction_record, prospect_create
+from customers.services import attachment_add, interactions_record_many, prospect_create
+
+logger = logging.getLogger(__name__)
 
 CASE_REFERENCE = re.compile(r"\bC-\d{4}-\d{6}\b", re.IGNORECASE)
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
@@ -348,83 +353,147 @@ class Sender:
         return customer in self.by_contact
 
 
-def sender_resolve(message: Message) -> Sender:
-    address = sender_address(
-        channel=message.channel, sender=message.sender, network=message.network
-    )
-    return Sender(
-        address=address,
-        by_contact=customers_by_sender(address=address) if address else [],
-        by_reference=customer_by_reference(reference=message.customer_ref),
-    )
-
-
-def case_by_reference(message: Message) -> tuple[Case | None, str]:
-    """The case a quoted reference names: the channel's case_ref, then subject, then text."""
+def quoted_references(message: Message) -> list[tuple[list[str], str]]:
+    """The case references a message quotes, per source in the order they count: the
+    channel's case_ref, then the subject, then the text (at most five each)."""
     sources = [
         (message.case_ref, AttachReason.CASE_REF),
         (message.subject, AttachReason.REF_SUBJECT),
         (message.full_body or message.body, AttachReason.REF_TEXT),
     ]
+    found = []
     for text, reason in sources:
         references = {m.upper() for m in CASE_REFERENCE.findall(text[:20_000])}
         if references:
-            case = (
-                Case.objects.filter(reference__in=sorted(references)[:5])
-                .select_related("customer")
-                .first()
-            )
-            if case is not None:
-                return case, reason
+            found.append((sorted(references)[:5], reason))
+    return found
+
+
+def reply_ids(message: Message) -> list[str]:
+    """The external ids a message answers, with and without angle brackets."""
+    return [*message.replies_to, *(f"<{i}>" for i in message.replies_to)]
+
+
+@dataclass
+class Known:
+    """What the database knows about a list of messages, read with one statement per kind of
+    fact whatever the number of messages: the senders' customers, the customers that quoted
+    customer or contract numbers name, the cases that quoted references name, the cases of
+    answered messages, and the open cases of every customer found."""
+
+    senders: dict[SenderAddress, list[Customer]]
+    by_reference: dict[str, Customer]
+    cases: dict[str, Case]
+    replies: dict[str, tuple[datetime, Case]]
+    open_cases: dict[int, list[Case]]
+
+
+def known_read(messages: list[Message], addresses: list[SenderAddress | None]) -> Known:
+    senders = customers_by_senders(addresses=list({a for a in addresses if a is not None}))
+    by_reference = customers_by_references(references=[m.customer_ref for m in messages])
+    quoted = {ref for m in messages for refs, _reason in quoted_references(m) for ref in refs}
+    cases = (
+        {
+            c.reference: c
+            for c in Case.objects.filter(reference__in=quoted).select_related("customer")
+        }
+        if quoted
+        else {}
+    )
+    answered = {i for m in messages for i in reply_ids(m)}
+    replies: dict[str, tuple[datetime, Case]] = {}
+    if answered:
+        originals = InboundMessage.objects.filter(external_id__in=answered, case__isnull=False)
+        for original in originals.select_related("case__customer").order_by("received_at"):
+            replies[original.external_id] = (original.received_at, original.case)
+    customers = {c.pk for found in senders.values() for c in found} | {
+        c.pk for c in by_reference.values()
+    }
+    return Known(senders, by_reference, cases, replies, open_cases_read(customers))
+
+
+def open_cases_read(customer_ids: set[int]) -> dict[int, list[Case]]:
+    """Each customer's open cases active within the threading window, most recent first."""
+    found: dict[int, list[Case]] = {pk: [] for pk in customer_ids}
+    if not customer_ids:
+        return found
+    since = timezone.now() - timedelta(days=settings.CPM_INTAKE_THREAD_DAYS)
+    cases = Case.objects.active().filter(customer_id__in=customer_ids, updated_at__gte=since)
+    for case in cases.select_related("case_type").order_by("-updated_at", "-id"):
+        found[case.customer_id].append(case)
+    return found
+
+
+def case_by_reference(message: Message, known: Known) -> tuple[Case | None, str]:
+    """The case a quoted reference names: the channel's case_ref, then subject, then text."""
+    for references, reason in quoted_references(message):
+        cases = [known.cases[ref] for ref in references if ref in known.cases]
+        if cases:
+            return min(cases, key=lambda case: case.pk), reason
     return None, ""
 
 
-def case_by_reply(message: Message) -> tuple[Case | None, str]:
-    """The case of the message this one answers (In-Reply-To / References)."""
-    if not message.replies_to:
+def case_by_reply(message: Message, known: Known) -> tuple[Case | None, str]:
+    """The case of the message this one answers (In-Reply-To / References), the latest."""
+    originals = [known.replies[i] for i in reply_ids(message) if i in known.replies]
+    if not originals:
         return None, ""
-    wanted = [*message.replies_to, *(f"<{i}>" for i in message.replies_to)]
-    original = (
-        InboundMessage.objects.filter(external_id__in=wanted, case__isnull=False)
-        .select_related("case__customer")
-        .order_by("-received_at")
-        .first()
-    )
-    if original is None:
-        return None, ""
-    return original.case, AttachReason.REPLY
+    return max(originals, key=lambda found: found[0])[1], AttachReason.REPLY
 
 
-def rule_case_type(message: Message) -> tuple[CaseType | None, bool]:
-    """The case type the first matching intake rule names (and True), else the default type."""
-    text = message.text.lower()
-    rules = IntakeRule.objects.select_related("case_type__default_team").order_by("position", "id")
-    for rule in rules:
-        if rule.channel and rule.channel != message.channel:
-            continue
-        words = rule.keyword_list()
-        if not words or any(word in text for word in words):
-            return rule.case_type, True
-    default = CaseType.objects.filter(name_en__iexact=DEFAULT_CASE_TYPE).select_related(
-        "default_team"
-    )
-    return default.first(), False
+@dataclass(frozen=True)
+class Rules:
+    """The intake rules in order and the default case type, read once per request."""
+
+    rules: list[IntakeRule]
+    default: CaseType | None
+
+    @classmethod
+    def read(cls) -> Rules:
+        rules = IntakeRule.objects.select_related("case_type__default_team")
+        default = CaseType.objects.filter(name_en__iexact=DEFAULT_CASE_TYPE)
+        return cls(
+            list(rules.order_by("position", "id")),
+            default.select_related("default_team").first(),
+        )
+
+    def case_type(self, message: Message) -> tuple[CaseType | None, bool]:
+        """The case type the first matching rule names (and True), else the default type."""
+        text = message.text.lower()
+        for rule in self.rules:
+            if rule.channel and rule.channel != message.channel:
+                continue
+            words = rule.keyword_list()
+            if not words or any(word in text for word in words):
+                return rule.case_type, True
+        return self.default, False
 
 
-def case_open_for(customer: Customer, case_type: CaseType | None, specific: bool) -> Case | None:
-    """The customer's most recently active open case within the window, on any channel; when
-    the rules chose a specific type, only a case of that type."""
-    since = timezone.now() - timedelta(days=settings.CPM_INTAKE_THREAD_DAYS)
-    cases = Case.objects.active().filter(customer=customer, updated_at__gte=since)
+def case_open_choose(cases: list[Case], case_type: CaseType | None, specific: bool) -> Case | None:
+    """The customer's most recently active open case (any channel); when the rules chose a
+    specific type, only a case of that type."""
     if specific and case_type is not None:
-        cases = cases.filter(case_type=case_type)
-    return cases.select_related("case_type").order_by("-updated_at", "-id").first()
+        return next((case for case in cases if case.case_type_id == case_type.pk), None)
+    return cases[0] if cases else None
 
 
 def type_names(case_type: CaseType | None) -> dict[str, str]:
     if case_type is None:
         return {}
     return {"type_de": case_type.name_de, "type_en": case_type.name_en}
+
+
+def merged_target(case: Case | None) -> Case | None:
+    """A message for a case merged into another goes where the matter goes on.
+
+    A case that holds merged cases is never merged itself (`case_merge`), so one step is
+    enough; the bound only guards against data made some other way.
+    """
+    for _step in range(3):
+        if case is None or case.merged_into_id is None:
+            return case
+        case = case.merged_into
+    return case
 
 
 # --- receiving and processing ------------------------------------------------------------
@@ -438,6 +507,55 @@ class Received:
 
 def inbound_receive(*, channel: str, payload: dict, key: ChannelKey | None = None) -> Received:
     """Store the message once and process it; a redelivery returns the first delivery's row."""
+    return inbound_receive_many(channel=channel, payloads=[payload], key=key)[0]
+
+
+def inbound_receive_many(
+    *, channel: str, payloads: list[dict], key: ChannelKey | None = None
+) -> list[Received]:
+    """Store and process messages of one channel, answered in order.
+
+    First all together, in one transaction, with one statement per kind of fact and of row
+    (`receive_together`). When anything there fails (a concurrent delivery of the same
+    message id meets the unique constraint, or processing one message raises), all of it is
+    rolled back and each message goes the careful way (`receive_one`): stored first, then
+    processed in a savepoint, a failure kept as a failed message in the exception queue.
+    """
+    try:
+        with transaction.atomic():
+            return receive_together(channel, payloads, key)
+    except Exception as error:  # anything: the careful way decides per message
+        logger.warning(
+            "intake: %s message(s) taken one by one after %s", len(payloads), type(error).__name__
+        )
+    return [receive_one(channel, payload, key) for payload in payloads]
+
+
+def receive_together(channel: str, payloads: list[dict], key: ChannelKey | None) -> list[Received]:
+    ids = [str(payload["external_id"]) for payload in payloads]
+    stored = InboundMessage.objects.filter(channel=channel, external_id__in=set(ids))
+    existing = {message.external_id: message for message in stored.select_related("case")}
+    rows: dict[str, InboundMessage] = {}
+    for external_id, payload in zip(ids, payloads, strict=True):
+        if external_id not in existing and external_id not in rows:
+            rows[external_id] = InboundMessage(
+                channel=channel, external_id=external_id, payload=payload, key=key
+            )
+    if rows:
+        messages_attach(list(rows.values()))
+        InboundMessage.objects.bulk_create(rows.values())
+    answers, seen = [], set()
+    for external_id in ids:
+        if external_id in existing:
+            answers.append(Received(existing[external_id], duplicate=True))
+        else:  # the same id twice in one batch: the second is a duplicate of the first
+            answers.append(Received(rows[external_id], duplicate=external_id in seen))
+            seen.add(external_id)
+    return answers
+
+
+def receive_one(channel: str, payload: dict, key: ChannelKey | None) -> Received:
+    """Store one message first, then process it; a redelivery finds the first row."""
     external_id = str(payload["external_id"])
     try:
         with transaction.atomic():
@@ -458,7 +576,8 @@ def inbound_process(*, message: InboundMessage) -> InboundMessage:
     and puts it in the exception queue; the raw message stays."""
     try:
         with transaction.atomic():
-            inbound_attach(message)
+            messages_attach([message])
+            message.save(update_fields=PROCESSED_FIELDS)
     except Exception as error:  # anything at all: the message must not be lost
         message.status = InboundStatus.FAILED
         message.error = f"{type(error).__name__}: {error}"[:2000]
@@ -471,74 +590,152 @@ def inbound_process(*, message: InboundMessage) -> InboundMessage:
     return message
 
 
-def merged_target(case: Case | None) -> Case | None:
-    """A message for a case merged into another goes where the matter goes on.
+@dataclass
+class Attached:
+    """Where intake puts one message: its customer and case, and why."""
 
-    A case that holds merged cases is never merged itself (`case_merge`), so one step is
-    enough; the bound only guards against data made some other way.
+    message: InboundMessage
+    data: Message
+    customer: Customer
+    case: Case
+    reason: str
+    params: dict
+    needs_confirmation: bool = False
+    created: bool = False
+    identify: str = ""
+
+
+def messages_attach(messages: list[InboundMessage]) -> list[Attached]:
+    """Find each message's customer and case and record its interaction; the rows get the
+    processed fields (the caller saves them).
+
+    The messages count as received one after the other: a later message of the same
+    sender finds the case an earlier one opened or the prospect it made. What the database
+    knows is read first in a few statements; new cases, their events, acknowledgements and
+    the interactions are then written with one statement each.
     """
-    for _step in range(3):
-        if case is None or case.merged_into_id is None:
-            return case
-        case = case.merged_into
-    return case
-
-
-def inbound_attach(message: InboundMessage) -> None:
-    data = message_from_payload(message.channel, message.payload)
-    sender = sender_resolve(data)
-    params: dict[str, object] = {}
-    case, reason = case_by_reference(data)
-    if case is None:
-        case, reason = case_by_reply(data)
-    case = merged_target(case)
-    needs_confirmation = case is not None and not sender.is_contact_of(case.customer)
-    identify = ""
-    created = False
-    if case is not None:
-        customer = case.customer
-    else:
-        customer = sender.customer
-        if customer is None:
-            customer, identify = prospect_for(data, sender)
-        case_type, specific = rule_case_type(data)
-        case = case_open_for(customer, case_type, specific) if not identify else None
+    datas = [message_from_payload(message.channel, message.payload) for message in messages]
+    addresses = [
+        sender_address(channel=data.channel, sender=data.sender, network=data.network)
+        for data in datas
+    ]
+    known = known_read(datas, addresses)
+    rules: list[Rules] = []  # read when a message first needs a case type
+    answered: dict[str, Case] = {}  # this batch's own messages, by external id
+    attached = []
+    for message, data, address in zip(messages, datas, addresses, strict=True):
+        sender = Sender(
+            address=address,
+            by_contact=known.senders.get(address, []) if address else [],
+            by_reference=known.by_reference.get(reference_clean(data.customer_ref)),
+        )
+        case, reason = case_by_reference(data, known)
+        if case is None:
+            case, reason = case_by_reply(data, known)
+        if case is None:
+            found = [answered[i] for i in reply_ids(data) if i in answered]
+            case, reason = (found[-1], AttachReason.REPLY) if found else (None, "")
+        case = merged_target(case)
         if case is not None:
-            reason = AttachReason.OPEN_CASE
-            days = (timezone.now() - case.updated_at).days
-            params = {**type_names(case.case_type), "days": days}
+            item = Attached(message, data, case.customer, case, reason, {})
+            item.needs_confirmation = not sender.is_contact_of(case.customer)
+            open_case_touch(known, case)
         else:
-            case = case_create(
-                customer=customer, subject=case_subject(data), by=None, case_type=case_type
+            rules = rules or [Rules.read()]
+            item = attached_by_customer(message, data, sender, known, rules[0])
+        answered[message.external_id] = item.case
+        attached.append(item)
+    attached_write(attached)
+    return attached
+
+
+def attached_by_customer(
+    message: InboundMessage, data: Message, sender: Sender, known: Known, rules: Rules
+) -> Attached:
+    """No reference, no answered message: the customer's open case, else a new one."""
+    customer, identify = sender.customer, ""
+    if customer is None:
+        customer, identify = prospect_for(data, sender)
+        if sender.address is not None and not sender.by_contact:
+            prospect_known(known, sender.address, customer)
+    case_type, specific = rules.case_type(data)
+    cases = known.open_cases.setdefault(customer.pk, [])
+    case = case_open_choose(cases, case_type, specific) if not identify else None
+    now = timezone.now()
+    if case is not None:
+        params = {**type_names(case.case_type), "days": (now - case.updated_at).days}
+        cases.remove(case)
+        item = Attached(message, data, customer, case, AttachReason.OPEN_CASE, params)
+    else:
+        case = Case(
+            customer=customer,
+            subject=case_subject(data),
+            case_type=case_type,
+            team=case_type.default_team if case_type else None,
+            created_at=now,
+        )
+        if case_type is not None:
+            case.priority = case_type.default_priority
+        params = type_names(case_type)
+        item = Attached(message, data, customer, case, AttachReason.NEW_CASE, params, created=True)
+    case.updated_at = now
+    cases.insert(0, case)  # the most recently active case now
+    item.identify = identify
+    return item
+
+
+def open_case_touch(known: Known, case: Case) -> None:
+    """A message put on an open case by reference makes it the customer's most recently
+    active one, for the messages after it."""
+    cases = known.open_cases.get(case.customer_id)
+    if cases is None or case.state not in ACTIVE_STATES:
+        return
+    cases[:] = [case, *(other for other in cases if other.pk != case.pk)]
+
+
+def prospect_known(known: Known, address: SenderAddress, prospect: Customer) -> None:
+    """A prospect made for an unknown address: later messages from it find the prospect."""
+    for other in list(known.senders):
+        if other.normalised == address.normalised and address.kind in other.kinds:
+            known.senders[other] = [*known.senders[other], prospect]
+    known.senders.setdefault(address, [prospect])
+
+
+def attached_write(attached: list[Attached]) -> None:
+    """Write what `messages_attach` decided: new cases (with their events and
+    acknowledgements), interactions, attachments, activity times, items to identify."""
+    now = timezone.now()
+    new = [item for item in attached if item.created]
+    if new:
+        cases_create_many([item.case for item in new], now=now)
+        # An auto-reply is never answered by another.
+        notify_received_many([(i.case, i.message.channel) for i in new if not i.data.automatic])
+    interactions = interactions_record_many(
+        [
+            Interaction(
+                customer=item.customer,
+                channel=item.message.channel,
+                direction=Direction.INBOUND,
+                occurred_at=item.data.sent_at or item.message.received_at,
+                subject=item.data.subject,
+                body=item.data.body,
+                case_reference=item.case.reference,
             )
-            if not data.automatic:  # an auto-reply is never answered by another
-                notify_received(case=case, used=message.channel)
-            reason, params = AttachReason.NEW_CASE, type_names(case_type)
-            created = True
-    interaction = interaction_record(
-        customer=customer,
-        channel=message.channel,
-        direction=Direction.INBOUND,
-        occurred_at=data.sent_at or message.received_at,
-        subject=data.subject,
-        body=data.body,
-        case_reference=case.reference,
+            for item in attached
+        ]
     )
-    attachments_store(data.attachments, interaction)
-    if not created:  # a new case was active just now, when it was made
-        Case.objects.filter(pk=case.pk).update(updated_at=timezone.now())
-    if identify:
-        exception_raise(source=IDENTIFY_SOURCE, reason=identify, case=case)
-    message.customer = customer
-    message.case = case
-    message.interaction = interaction
-    message.reason = reason
-    message.reason_params = params
-    message.needs_confirmation = needs_confirmation
-    message.status = InboundStatus.PROCESSED
-    message.error = ""
-    message.processed_at = timezone.now()
-    message.save(update_fields=PROCESSED_FIELDS)
+    touched = {item.case.pk for item in attached if not item.created}
+    if touched:
+        Case.objects.filter(pk__in=touched).update(updated_at=now)
+    for item, interaction in zip(attached, interactions, strict=True):
+        attachments_store(item.data.attachments, interaction)
+        if item.identify:
+            exception_raise(source=IDENTIFY_SOURCE, reason=item.identify, case=item.case)
+        message = item.message
+        message.customer, message.case, message.interaction = item.customer, item.case, interaction
+        message.reason, message.reason_params = item.reason, item.params
+        message.needs_confirmation = item.needs_confirmation
+        message.status, message.error, message.processed_at = InboundStatus.PROCESSED, "", now
 
 
 # What processing writes to a stored message: never the payload, which stays as received.

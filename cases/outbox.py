@@ -35,7 +35,7 @@ from cases.gateway import GatewayRefused, gateway_configured, gateway_send
 from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus
 from cases.notices import notice_visible
 from customers.models import ContactKind, Customer, Direction
-from customers.selectors import customer_reachable
+from customers.selectors import customer_reachable, customers_addresses
 from customers.services import interaction_record
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ ROUTES = {"email": [ContactKind.EMAIL], "sms": [ContactKind.MOBILE]}
 # Reachable only through a gateway: without one there is nowhere to deliver them.
 GATEWAY_ROUTES = {"chat": [ContactKind.MESSENGER], "social": [ContactKind.SOCIAL]}
 DELIVER_TASK = "cases.tasks.deliver_outbound"
+DELIVER_MANY_TASK = "cases.tasks.deliver_outbound_many"
 
 
 def notice_text(case: Case, state: str) -> tuple[str, str]:
@@ -90,10 +91,17 @@ def notice_route(customer: Customer, used: str = "") -> tuple[str, str] | None:
         customer_id=customer.pk, kinds=[kind for kinds in routes.values() for kind in kinds]
     )
     used = used or reachable.last_inbound_channel
-    wanted = dict.fromkeys([used, customer.preferred_channel, "email", "sms"])
-    for channel in (channel for channel in wanted if channel in routes):
+    return route_choose(routes, reachable.addresses, [used, customer.preferred_channel])
+
+
+def route_choose(
+    routes: dict[str, list[str]], addresses: list[tuple[str, str]], first: list[str]
+) -> tuple[str, str] | None:
+    """The first of the channels `first`, then e-mail, then SMS, that the customer has an
+    address for (addresses as (kind, normalised), primary first)."""
+    for channel in (ch for ch in dict.fromkeys([*first, "email", "sms"]) if ch in routes):
         kinds = routes[channel]
-        found = next((value for kind, value in reachable.addresses if kind in kinds), None)
+        found = next((value for kind, value in addresses if kind in kinds), None)
         if found is not None:
             return channel, found
     return None
@@ -139,6 +147,16 @@ def outbound_queue(
     return message
 
 
+def delivery_enqueue_many(pks: list[int]) -> None:
+    """One task for several messages (`delivery_enqueue` says when it is written)."""
+    if len(pks) == 1:
+        delivery_enqueue(pks[0])
+    elif Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC and not Conf.BROKER_CLASS:
+        async_task(DELIVER_MANY_TASK, pks)
+    else:
+        transaction.on_commit(lambda: async_task(DELIVER_MANY_TASK, pks))
+
+
 def delivery_enqueue(pk: int) -> None:
     """Ask django-q2 to deliver message `pk` once it is committed.
 
@@ -168,6 +186,45 @@ def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
         used=used,
         key_is_new=True,  # called for a case made in this transaction (intake)
     )
+
+
+def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]:
+    """`notify_received` for many new cases (intake's set-based path), each with the channel
+    its message came on: the addresses are read and the messages written with one statement
+    each, and one task delivers them all, message by message."""
+    if not cases:
+        return []
+    routes = channel_routes()
+    addresses = customers_addresses(
+        customer_ids=[case.customer_id for case, _used in cases],
+        kinds=[kind for kinds in routes.values() for kind in kinds],
+    )
+    now = timezone.now()
+    messages = []
+    for case, used in cases:
+        customer = case.customer
+        route = route_choose(routes, addresses[customer.pk], [used, customer.preferred_channel])
+        if route is None:
+            continue
+        with translation.override(customer.language):
+            subject, text = notice_text(case, CaseState.NEW)
+        channel, recipient = route
+        messages.append(
+            OutboundMessage(
+                idempotency_key=f"case-{case.pk}-received",
+                customer=customer,
+                case=case,
+                channel=channel,
+                recipient=recipient,
+                subject=subject[:300],
+                body=text[:5000],
+                not_before=quiet_until(now) if channel == "sms" else None,
+            )
+        )
+    if messages:
+        OutboundMessage.objects.bulk_create(messages)
+        delivery_enqueue_many([message.pk for message in messages])
+    return messages
 
 
 def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:

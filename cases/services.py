@@ -40,7 +40,7 @@ from cases.models import (
 )
 from cases.sla import deadline_after, deadline_moved
 from customers.models import Customer
-from customers.services import interactions_refile, sequence_next
+from customers.services import interactions_refile, sequence_next, sequence_reserve
 
 REASON_MAX_LENGTH = 5000
 
@@ -117,6 +117,54 @@ def case_create(
     if started:
         sla_event(case, SlaChange.STARTED, by=by, at=case.created_at)
     return case
+
+
+def cases_create_many(cases: list[Case], *, now) -> list[Case]:
+    """Save new cases that intake made (unsaved, customer, subject, type, team and priority
+    set) with one statement each for the cases, their history rows and their events: the
+    references are drawn as one block, the SLA clock is set once per type and priority."""
+    year = timezone.localdate().year
+    first = sequence_reserve(name=f"case-{year}", count=len(cases))
+    clocks: dict[tuple[int | None, int], tuple[Case, bool]] = {}
+    started = []
+    for serial, case in enumerate(cases, start=first):
+        case.reference = case_reference(year, serial)
+        case.created_at = case.updated_at = now
+        key = (case.case_type_id, case.priority)
+        if key not in clocks:
+            clocks[key] = (case, sla_start(case, now=now))
+        model, running = clocks[key]
+        if running:  # the same policy from the same instant: the same due instants
+            case.sla_policy_id = model.sla_policy_id
+            case.response_due, case.resolution_due = model.response_due, model.resolution_due
+            case.sla_warn_at = model.sla_warn_at
+        started.append(running)
+    Case.objects.bulk_create(cases)
+    Case.history.bulk_history_create(cases, default_date=now)
+    events = []
+    for case, running in zip(cases, started, strict=True):
+        events.append(
+            CaseEvent(
+                case=case,
+                customer_id=case.customer_id,
+                kind=CaseEventKind.CREATED,
+                target=case.state,
+                at=now,
+            )
+        )
+        if running:
+            events.append(
+                CaseEvent(
+                    case=case,
+                    customer_id=case.customer_id,
+                    kind=CaseEventKind.SLA,
+                    transition=SlaChange.STARTED,
+                    due=case.resolution_due,
+                    at=now,
+                )
+            )
+    CaseEvent.objects.bulk_create(events)
+    return cases
 
 
 def transition_method(case: Case, name: str):

@@ -17,6 +17,12 @@ def deliver_outbound(pk: int) -> str:
     return outbox.outbound_deliver(pk=pk).status
 
 
+def deliver_outbound_many(pks: list[int]) -> list[str]:
+    """Deliver several outbox messages (intake's acknowledgements), each on its own: one
+    that fails is retried by itself."""
+    return [outbox.outbound_deliver(pk=pk).status for pk in pks]
+
+
 def perform_offer_action(pk: int) -> str:
     """Do an accepted offer's back-office action (enqueued after commit; idempotent)."""
     return offers.offer_action_perform(pk=pk)

@@ -348,6 +348,21 @@ def customer_reachable(*, customer_id: int, kinds: list[str]) -> Reachable:
     )
 
 
+def customers_addresses(*, customer_ids: list[int], kinds: list[str]) -> dict[int, list]:
+    """`Reachable.addresses` of many customers in one statement: each customer's active
+    addresses of these kinds, primary first, as (kind, normalised)."""
+    contacts = (
+        ContactPoint.objects.active()
+        .filter(customer_id__in=set(customer_ids), kind__in=kinds)
+        .order_by("customer_id", "-primary", "id")
+        .values_list("customer_id", "kind", "normalised")
+    )
+    found: dict[int, list] = {pk: [] for pk in customer_ids}
+    for customer_id, kind, normalised in contacts:
+        found[customer_id].append((kind, normalised))
+    return found
+
+
 SHORT_NAME_QUERY = 6  # characters; shorter name queries also match as a substring
 # pg_trgm's default 0.6 misses a typo in each part of a short name ("Ana Müler": 0.57).
 WORD_SIMILARITY = 0.5
@@ -454,23 +469,56 @@ def sender_address(*, channel: str, sender: str, network: str = "") -> SenderAdd
 def customers_by_sender(*, address: SenderAddress) -> list[Customer]:
     """Every customer an active contact point with this address belongs to (two or more:
     ambiguous, and the caller must not guess)."""
-    ids = (
+    return customers_by_senders(addresses=[address])[address]
+
+
+def customers_by_senders(*, addresses: list[SenderAddress]) -> dict[SenderAddress, list[Customer]]:
+    """`customers_by_sender` for many addresses in one statement: each address with the
+    customers (by id) whose active contact points match it."""
+    if not addresses:
+        return {}
+    kinds = {kind for address in addresses for kind in address.kinds}
+    contacts = (
         ContactPoint.objects.active()
-        .filter(kind__in=address.kinds, normalised=address.normalised)
-        .values_list("customer_id", flat=True)
+        .filter(kind__in=kinds, normalised__in={address.normalised for address in addresses})
+        .select_related("customer")
+        .order_by("customer_id")
     )
-    return list(Customer.objects.filter(pk__in=ids).order_by("pk"))
+    found: dict[tuple[str, str], dict[int, Customer]] = {}
+    for contact in contacts:
+        found.setdefault((contact.kind, contact.normalised), {})[contact.customer_id] = (
+            contact.customer
+        )
+    matches = {}
+    for address in addresses:
+        customers = {
+            pk: customer
+            for kind in address.kinds
+            for pk, customer in found.get((kind, address.normalised), {}).items()
+        }
+        matches[address] = [customers[pk] for pk in sorted(customers)]
+    return matches
+
+
+def reference_clean(reference: str) -> str:
+    return reference.replace("\x00", "").strip().upper()
 
 
 def customer_by_reference(*, reference: str) -> Customer | None:
     """The customer a customer number or contract number names, else None."""
-    reference = reference.replace("\x00", "").strip().upper()
-    if not reference:
-        return None
-    found = Customer.objects.filter(number=reference).first()
-    if found is None:
-        holding = (
-            Holding.objects.filter(contract_number=reference).select_related("customer").first()
-        )
-        found = holding.customer if holding else None
+    return customers_by_references(references=[reference]).get(reference_clean(reference))
+
+
+def customers_by_references(*, references: list[str]) -> dict[str, Customer]:
+    """The customers that customer numbers or contract numbers name, by the cleaned
+    reference (upper case); a customer number wins over a contract number."""
+    wanted = {reference_clean(reference) for reference in references} - {""}
+    if not wanted:
+        return {}
+    found = {c.number: c for c in Customer.objects.filter(number__in=wanted)}
+    rest = wanted - found.keys()
+    if rest:
+        holdings = Holding.objects.filter(contract_number__in=rest).select_related("customer")
+        for holding in holdings.order_by("pk"):
+            found.setdefault(holding.contract_number, holding.customer)
     return found

@@ -667,6 +667,16 @@ def interaction_record(
     return interaction
 
 
+def interactions_record_many(interactions: list[Interaction]) -> list[Interaction]:
+    """Record many inbound contacts in one statement (intake's set-based path): the same
+    cuts as `interaction_record`; choices are the caller's (channel and direction constants).
+    """
+    for interaction in interactions:
+        interaction.subject = interaction.subject[:300]
+        interaction.body = interaction.body.replace("\x00", "")[:BODY_MAX_LENGTH]
+    return Interaction.objects.bulk_create(interactions)
+
+
 def interactions_refile(
     *, from_reference: str, to_reference: str, ids: list[int] | None = None
 ) -> list[int]:

@@ -65,10 +65,10 @@ def test_a_message_to_an_open_case_costs_a_fixed_number_of_statements(
 ) -> None:
     CaseFactory(customer=anna)
     post(client, sms_key, "warm-up")  # the key's last use is written once
-    # key, stored message, savepoint, sender, rules, default type, open case, interaction,
-    # case activity, message update, release; plus the savepoint pair that the test's own
-    # transaction turns the outer transaction into
-    with django_assert_max_num_queries(13):
+    # key, stored?, sender, open cases, rules, default type, interaction, case activity,
+    # stored message; plus the savepoint pair that the test's own transaction turns the
+    # outer transaction into (no savepoint of its own: the careful way is the fallback)
+    with django_assert_max_num_queries(11):
         assert post(client, sms_key, "open-1").status_code == 201
     assert InboundMessage.objects.get(external_id="open-1").reason == "open_case"
 
@@ -78,10 +78,11 @@ def test_a_message_opening_a_case_costs_a_fixed_number_of_statements(
 ) -> None:
     post(client, sms_key, "warm-up")  # opens a case; out of the window, the next opens another
     Case.objects.update(updated_at=timezone.now() - timedelta(days=60))
-    # 23 here (no SLA policy in the test data): the case, its history row, its event, the
-    # outbox row and its delivery task (the ORM broker's row, in the same transaction), each
-    # once; no existence check per relation
-    with django_assert_max_num_queries(23):
+    # 18 here: the case number, the SLA policy (none in the test data), the case, its
+    # history row, its event, the contact points to answer on, the outbox row and its
+    # delivery task (the ORM broker's row, in the same transaction), each once; no
+    # existence check per relation, no savepoint
+    with django_assert_max_num_queries(18):
         assert post(client, sms_key, "new-1").status_code == 201
     assert InboundMessage.objects.get(external_id="new-1").reason == "new_case"
 
@@ -90,9 +91,9 @@ def test_a_duplicate_costs_a_failed_insert_and_one_look_up(
     client: Client, sms_key: str, anna, django_assert_max_num_queries
 ) -> None:
     post(client, sms_key, "dup-1")
-    # key, insert refused by the unique constraint, the first delivery's row; plus the
-    # savepoint statements of the test's own transaction
-    with django_assert_max_num_queries(6):
+    # key, the stored message found; plus the savepoint statements of the test's own
+    # transaction
+    with django_assert_max_num_queries(4):
         response = post(client, sms_key, "dup-1")
     assert response.status_code == 200
     assert response.json()["duplicate"] is True
