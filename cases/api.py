@@ -319,7 +319,8 @@ def inbound_one(request: HttpRequest, channel: str, payload: InboundIn) -> tuple
     data, problems = payload_prepare(channel, payload)
     if problems:
         return 422, {"detail": _("Some fields are invalid."), "errors": problems}
-    return received_answer(intake.inbound_receive(channel=channel, payload=data, key=request.auth))
+    received = intake.inbound_receive_coalesced(channel=channel, payload=data, key=request.auth)
+    return received_answer(received)
 
 
 def received_answer(received: intake.Received) -> tuple[int, dict]:

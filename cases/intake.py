@@ -33,6 +33,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from cases.coalesce import Coalescer
+from cases.memo import Memo
 from cases.models import (
     ACTIVE_STATES,
     AttachReason,
@@ -469,6 +471,10 @@ class Rules:
         return self.default, False
 
 
+# Read once per process, dropped when a rule or a case type changes (cases.memo).
+RULES = Memo("intake-rules", Rules.read)
+
+
 def case_open_choose(cases: list[Case], case_type: CaseType | None, specific: bool) -> Case | None:
     """The customer's most recently active open case (any channel); when the rules chose a
     specific type, only a case of that type."""
@@ -529,6 +535,22 @@ def inbound_receive_many(
             "intake: %s message(s) taken one by one after %s", len(payloads), type(error).__name__
         )
     return [receive_one(channel, payload, key) for payload in payloads]
+
+
+def receive_group(group: tuple[str, ChannelKey | None], payloads: list[dict]) -> list[Received]:
+    channel, key = group
+    return inbound_receive_many(channel=channel, payloads=payloads, key=key)
+
+
+_coalescer = Coalescer(receive_group)
+
+
+def inbound_receive_coalesced(
+    *, channel: str, payload: dict, key: ChannelKey | None = None
+) -> Received:
+    """`inbound_receive`, in one transaction with the messages of the same channel and key
+    that other threads of this process hand in at the same moment (`cases.coalesce`)."""
+    return _coalescer.submit((channel, key), payload)
 
 
 def receive_together(channel: str, payloads: list[dict], key: ChannelKey | None) -> list[Received]:
@@ -620,7 +642,6 @@ def messages_attach(messages: list[InboundMessage]) -> list[Attached]:
         for data in datas
     ]
     known = known_read(datas, addresses)
-    rules: list[Rules] = []  # read when a message first needs a case type
     answered: dict[str, Case] = {}  # this batch's own messages, by external id
     attached = []
     for message, data, address in zip(messages, datas, addresses, strict=True):
@@ -641,8 +662,7 @@ def messages_attach(messages: list[InboundMessage]) -> list[Attached]:
             item.needs_confirmation = not sender.is_contact_of(case.customer)
             open_case_touch(known, case)
         else:
-            rules = rules or [Rules.read()]
-            item = attached_by_customer(message, data, sender, known, rules[0])
+            item = attached_by_customer(message, data, sender, known, RULES.get())
         answered[message.external_id] = item.case
         attached.append(item)
     attached_write(attached)

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from django_fsm import ConcurrentTransition, Transition, can_proceed
 
 from cases import outbox
+from cases.memo import Memo
 from cases.models import (
     ACTIVE_STATES,
     ESCALATION_PERMISSION,
@@ -34,11 +35,12 @@ from cases.models import (
     Priority,
     RunStatus,
     SlaChange,
+    SlaPolicy,
     Team,
     TransitionInput,
     is_merged,
 )
-from cases.sla import deadline_after, deadline_moved
+from cases.sla import BusinessHours, deadline_after, deadline_moved
 from customers.models import Customer
 from customers.services import interactions_refile, sequence_next, sequence_reserve
 
@@ -415,12 +417,25 @@ def case_note_add(*, case: Case, by: AbstractBaseUser, text: str) -> CaseEvent:
 STOPPED_STATES = [CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED]
 
 
+def sla_policies_load() -> dict[tuple[int, int], tuple[SlaPolicy, BusinessHours]]:
+    """Every SLA policy by (case type, priority), with its calendar's working time."""
+    policies = SlaPolicy.objects.select_related("calendar")
+    return {
+        (policy.case_type_id, policy.priority): (policy, policy.calendar.business_hours())
+        for policy in policies.order_by("pk")
+    }
+
+
+# Every new case asks for its policy; read once per process (cases.memo).
+SLA_POLICIES = Memo("sla-policies", sla_policies_load)
+
+
 def sla_start(case: Case, *, now) -> bool:
     """Set the due instants from the case type's policy for the case's priority (in memory)."""
-    policy = case.case_type.sla_policy_for(case.priority) if case.case_type else None
-    if policy is None:
+    found = SLA_POLICIES.get().get((case.case_type_id, case.priority))
+    if found is None:
         return False
-    hours = policy.calendar.business_hours()
+    policy, hours = found
     try:
         response_due = deadline_after(hours, now, policy.first_response_minutes)
         resolution_due = deadline_after(hours, now, policy.resolution_minutes)

@@ -51,10 +51,10 @@ def _empty_cache() -> None:
     """Primary keys repeat between tests; cached process specs must not."""
     from django.core.cache import cache
 
-    from cases.notices import notice_states_forget
+    from cases.memo import memos_forget
 
     cache.clear()
-    notice_states_forget()  # a transactional test's flush sends no signal
+    memos_forget()  # a transactional test's flush sends no signal
 
 
 @pytest.fixture

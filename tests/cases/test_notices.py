@@ -93,7 +93,7 @@ def test_a_committed_change_drops_the_copy_again(django_capture_on_commit_callba
     between the save and the commit: the commit drops it once more."""
     with django_capture_on_commit_callbacks(execute=True):
         StatusNotice.objects.create(state=CaseState.WAITING_THIRD_PARTY)
-        notices._cached = (float("inf"), frozenset())  # what another thread read meanwhile
+        notices.NOTICES.keep(frozenset())  # what another thread read meanwhile
     assert visible(CaseState.WAITING_THIRD_PARTY)
 
 
@@ -101,7 +101,7 @@ def test_a_change_without_signal_shows_after_the_time_to_live(monkeypatch) -> No
     assert visible(CaseState.ESCALATED)
     StatusNotice.objects.filter(state=CaseState.ESCALATED).update(state=CaseState.CLOSED)
     assert visible(CaseState.ESCALATED)  # QuerySet.update sends no signal
-    monkeypatch.setattr(notices, "NOTICE_STATES_TTL", 0)
+    monkeypatch.setattr(notices.NOTICES, "ttl", 0)
     assert not visible(CaseState.ESCALATED)
 
 
