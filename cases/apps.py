@@ -11,8 +11,15 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         from cases import receivers  # noqa: F401 - connects to customers.signals
         from cases.flags import case_flags
-        from cases.intake import RULES
-        from cases.models import BusinessCalendar, CaseType, IntakeRule, SlaPolicy, WorkingHours
+        from cases.intake import LIVE_KEYS, RULES
+        from cases.models import (
+            BusinessCalendar,
+            CaseType,
+            ChannelKey,
+            IntakeRule,
+            SlaPolicy,
+            WorkingHours,
+        )
         from cases.notices import notice_signals_connect
         from cases.services import SLA_POLICIES
         from customers.selectors import flag_provider_register
@@ -20,4 +27,5 @@ class CasesConfig(AppConfig):
         flag_provider_register(case_flags)
         notice_signals_connect()
         RULES.connect(IntakeRule, CaseType)
+        LIVE_KEYS.connect(ChannelKey)
         SLA_POLICIES.connect(SlaPolicy, BusinessCalendar, WorkingHours)

@@ -29,6 +29,7 @@ import nh3
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -103,12 +104,22 @@ def channel_key_revoke(*, key: ChannelKey) -> ChannelKey:
     return key
 
 
+def live_keys_load() -> dict[tuple[str, str], ChannelKey]:
+    """Every key that is not revoked, by channel and hash."""
+    keys = ChannelKey.objects.filter(revoked_at__isnull=True)
+    return {(key.channel, key.key_hash): key for key in keys}
+
+
+# Checked with every request; kept in memory per process (cases.memo): a key made or
+# revoked counts at once in this process and within KEYS_TTL seconds in the others.
+KEYS_TTL = 5.0
+LIVE_KEYS = Memo("channel-keys", live_keys_load, ttl=KEYS_TTL)
+
+
 def channel_key_check(*, channel: str, key: str) -> ChannelKey | None:
     """The live key of `channel` that `key` is, with its last use recorded (to the minute);
     else None."""
-    found = ChannelKey.objects.filter(
-        channel=channel, key_hash=channel_key_hash(key), revoked_at__isnull=True
-    ).first()
+    found = LIVE_KEYS.get().get((channel, channel_key_hash(key)))
     if found is not None:
         now = timezone.now()
         if found.last_used_at is None or now - found.last_used_at >= KEY_USE_PRECISION:
@@ -513,13 +524,31 @@ class Received:
 
 def inbound_receive(*, channel: str, payload: dict, key: ChannelKey | None = None) -> Received:
     """Store the message once and process it; a redelivery returns the first delivery's row."""
-    return inbound_receive_many(channel=channel, payloads=[payload], key=key)[0]
+    return deliveries_receive([Delivery(channel, payload, key)])[0]
 
 
 def inbound_receive_many(
     *, channel: str, payloads: list[dict], key: ChannelKey | None = None
 ) -> list[Received]:
-    """Store and process messages of one channel, answered in order.
+    """Store and process messages of one channel, answered in order."""
+    return deliveries_receive([Delivery(channel, payload, key) for payload in payloads])
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message as a channel delivered it: checked, not yet stored."""
+
+    channel: str
+    payload: dict
+    key: ChannelKey | None = None
+
+    @property
+    def external_id(self) -> str:
+        return str(self.payload["external_id"])
+
+
+def deliveries_receive(deliveries: list[Delivery]) -> list[Received]:
+    """Store and process messages (of any channels), answered in order.
 
     First all together, in one transaction, with one statement per kind of fact and of row
     (`receive_together`). When anything there fails (a concurrent delivery of the same
@@ -529,51 +558,57 @@ def inbound_receive_many(
     """
     try:
         with transaction.atomic():
-            return receive_together(channel, payloads, key)
+            return receive_together(deliveries)
     except Exception as error:  # anything: the careful way decides per message
         logger.warning(
-            "intake: %s message(s) taken one by one after %s", len(payloads), type(error).__name__
+            "intake: %s message(s) taken one by one after %s", len(deliveries), type(error).__name__
         )
-    return [receive_one(channel, payload, key) for payload in payloads]
+    return [receive_one(d.channel, d.payload, d.key) for d in deliveries]
 
 
-def receive_group(group: tuple[str, ChannelKey | None], payloads: list[dict]) -> list[Received]:
-    channel, key = group
-    return inbound_receive_many(channel=channel, payloads=payloads, key=key)
-
-
-_coalescer = Coalescer(receive_group)
+_coalescer = Coalescer(lambda _group, deliveries: deliveries_receive(deliveries))
 
 
 def inbound_receive_coalesced(
     *, channel: str, payload: dict, key: ChannelKey | None = None
 ) -> Received:
-    """`inbound_receive`, in one transaction with the messages of the same channel and key
-    that other threads of this process hand in at the same moment (`cases.coalesce`)."""
-    return _coalescer.submit((channel, key), payload)
+    """`inbound_receive`, in one transaction with the messages that other threads of this
+    process hand in at the same moment (`cases.coalesce`)."""
+    return _coalescer.submit("intake", Delivery(channel, payload, key))
 
 
-def receive_together(channel: str, payloads: list[dict], key: ChannelKey | None) -> list[Received]:
-    ids = [str(payload["external_id"]) for payload in payloads]
-    stored = InboundMessage.objects.filter(channel=channel, external_id__in=set(ids))
-    existing = {message.external_id: message for message in stored.select_related("case")}
-    rows: dict[str, InboundMessage] = {}
-    for external_id, payload in zip(ids, payloads, strict=True):
-        if external_id not in existing and external_id not in rows:
-            rows[external_id] = InboundMessage(
-                channel=channel, external_id=external_id, payload=payload, key=key
+def receive_together(deliveries: list[Delivery]) -> list[Received]:
+    existing = stored_messages({(d.channel, d.external_id) for d in deliveries})
+    rows: dict[tuple[str, str], InboundMessage] = {}
+    for delivery in deliveries:
+        name = (delivery.channel, delivery.external_id)
+        if name not in existing and name not in rows:
+            rows[name] = InboundMessage(
+                channel=delivery.channel,
+                external_id=delivery.external_id,
+                payload=delivery.payload,
+                key=delivery.key,
             )
     if rows:
         messages_attach(list(rows.values()))
         InboundMessage.objects.bulk_create(rows.values())
     answers, seen = [], set()
-    for external_id in ids:
-        if external_id in existing:
-            answers.append(Received(existing[external_id], duplicate=True))
+    for name in ((d.channel, d.external_id) for d in deliveries):
+        if name in existing:
+            answers.append(Received(existing[name], duplicate=True))
         else:  # the same id twice in one batch: the second is a duplicate of the first
-            answers.append(Received(rows[external_id], duplicate=external_id in seen))
-            seen.add(external_id)
+            answers.append(Received(rows[name], duplicate=name in seen))
+            seen.add(name)
     return answers
+
+
+def stored_messages(names: set[tuple[str, str]]) -> dict[tuple[str, str], InboundMessage]:
+    """The stored messages of these (channel, external id) pairs, in one statement."""
+    wanted = Q()
+    for channel in {channel for channel, _id in names}:
+        wanted |= Q(channel=channel, external_id__in={i for c, i in names if c == channel})
+    stored = InboundMessage.objects.filter(wanted).select_related("case")
+    return {(message.channel, message.external_id): message for message in stored}
 
 
 def receive_one(channel: str, payload: dict, key: ChannelKey | None) -> Received:

@@ -309,7 +309,8 @@ def server_start(kind: str) -> Server:
     ]
     if kind == "gthread":
         command += ["--threads", str(THREADS)]
-    env = {**os.environ, "DEBUG": "0", "LOG_LEVEL": "WARNING"}
+    # One pooled connection per thread, or threads queue for connections.
+    env = {**os.environ, "DEBUG": "0", "LOG_LEVEL": "WARNING", "DB_POOL_MAX": str(THREADS + 2)}
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
