@@ -9,9 +9,11 @@ class CasesConfig(AppConfig):
     verbose_name = _("Cases")
 
     def ready(self) -> None:
+        from django.core.signals import request_finished, request_started
+
         from cases import receivers  # noqa: F401 - connects to customers.signals
         from cases.flags import case_flags
-        from cases.intake import LIVE_KEYS, RULES
+        from cases.intake import LIVE_KEYS, RULES, inbound_expect, inbound_expect_end
         from cases.models import (
             BusinessCalendar,
             CaseType,
@@ -28,4 +30,6 @@ class CasesConfig(AppConfig):
         notice_signals_connect()
         RULES.connect(IntakeRule, CaseType)
         LIVE_KEYS.connect(ChannelKey)
+        request_started.connect(inbound_expect, dispatch_uid="intake-expect")
+        request_finished.connect(inbound_expect_end, dispatch_uid="intake-expect-end")
         SLA_POLICIES.connect(SlaPolicy, BusinessCalendar, WorkingHours)

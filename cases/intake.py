@@ -18,6 +18,7 @@ import html
 import logging
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -579,7 +580,33 @@ def deliveries_receive(deliveries: list[Delivery]) -> list[Received]:
     return [receive_one(d.channel, d.payload, d.key) for d in deliveries]
 
 
-_coalescer = Coalescer(lambda _group, deliveries: deliveries_receive(deliveries))
+# How long a leader waits for requests already on their way (see cases.coalesce).
+INTAKE_LINGER = 0.003
+_coalescer = Coalescer(
+    lambda _group, deliveries: deliveries_receive(deliveries), linger=INTAKE_LINGER
+)
+_expecting = threading.local()  # this thread's request is on its way to the coalescer
+
+
+SINGLE_PATH = re.compile(r"^/api/v1/inbound/[a-z]+/?$")
+
+
+def inbound_expect(*, environ: dict | None = None, **_signal: object) -> None:
+    """`request_started`: a request for one inbound message is on its way to the
+    coalescer; a leader may wait a moment for it."""
+    if environ is None or environ.get("REQUEST_METHOD") != "POST":
+        return
+    if SINGLE_PATH.match(environ.get("PATH_INFO", "")) and not getattr(_expecting, "on", False):
+        _expecting.on = True
+        _coalescer.expect()
+
+
+def inbound_expect_end(**_signal: object) -> None:
+    """`request_finished`: a request that was expected but never handed a message in (its
+    body was invalid, or it failed) is not waited for any longer."""
+    if getattr(_expecting, "on", False):
+        _expecting.on = False
+        _coalescer.unexpect()
 
 
 def inbound_receive_coalesced(
@@ -587,7 +614,9 @@ def inbound_receive_coalesced(
 ) -> Received:
     """`inbound_receive`, in one transaction with the messages that other threads of this
     process hand in at the same moment (`cases.coalesce`)."""
-    return _coalescer.submit("intake", Delivery(channel, payload, key))
+    expected = getattr(_expecting, "on", False)
+    _expecting.on = False
+    return _coalescer.submit("intake", Delivery(channel, payload, key), expected=expected)
 
 
 def receive_together(deliveries: list[Delivery]) -> list[Received]:
