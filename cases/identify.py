@@ -1,6 +1,6 @@
 """Who wrote this? Linking the prospect made for an unknown sender to the right customer.
 
-Intake makes an unverified prospect for a sender it cannot tell (`intake.prospect_for`) and
+Intake makes an unverified prospect for a sender it cannot tell (`intake.Prospect`) and
 raises a "to-identify" exception on the prospect's case. An agent names the customer; the
 prospect is merged into it (`customers.merging.customer_merge`, which moves the contact point,
 the interactions and, through `customer_merging`, the case), the exception is decided and the

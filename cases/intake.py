@@ -59,7 +59,7 @@ from customers.selectors import (
     reference_clean,
     sender_address,
 )
-from customers.services import attachment_add, interactions_record_many, prospect_create
+from customers.services import attachment_add, interactions_record_many, prospects_create
 
 logger = logging.getLogger(__name__)
 
@@ -709,7 +709,7 @@ class Attached:
     params: dict
     needs_confirmation: bool = False
     created: bool = False
-    identify: str = ""
+    prospect: Prospect | None = None  # an unknown or ambiguous sender, to identify
 
 
 def messages_attach(messages: list[InboundMessage]) -> list[Attached]:
@@ -758,14 +758,15 @@ def attached_by_customer(
     message: InboundMessage, data: Message, sender: Sender, known: Known, rules: Rules
 ) -> Attached:
     """No reference, no answered message: the customer's open case, else a new one."""
-    customer, identify = sender.customer, ""
+    customer, prospect = sender.customer, None
     if customer is None:
-        customer, identify = prospect_for(data, sender)
-        if sender.address is not None and not sender.by_contact:
-            prospect_known(known, sender.address, customer)
+        prospect = Prospect.of(data, sender)
+        customer = prospect.customer
+        if prospect.address is not None:
+            prospect_known(known, prospect.address, customer)
     case_type, specific = rules.case_type(data)
-    cases = known.open_cases.setdefault(customer.pk, [])
-    case = case_open_choose(cases, case_type, specific) if not identify else None
+    cases = known.open_cases.setdefault(customer_key(customer), [])
+    case = case_open_choose(cases, case_type, specific) if prospect is None else None
     now = timezone.now()
     if case is not None:
         params = {**type_names(case.case_type), "days": (now - case.updated_at).days}
@@ -785,14 +786,20 @@ def attached_by_customer(
         item = Attached(message, data, customer, case, AttachReason.NEW_CASE, params, created=True)
     case.updated_at = now
     cases.insert(0, case)  # the most recently active case now
-    item.identify = identify
+    item.prospect = prospect
     return item
+
+
+def customer_key(customer: Customer) -> int:
+    """A customer's key in `Known.open_cases`: its id, or (a prospect not saved yet) a
+    negative number no id can be."""
+    return customer.pk if customer.pk is not None else -id(customer)
 
 
 def open_case_touch(known: Known, case: Case) -> None:
     """A message put on an open case by reference makes it the customer's most recently
     active one, for the messages after it."""
-    cases = known.open_cases.get(case.customer_id)
+    cases = known.open_cases.get(customer_key(case.customer))
     if cases is None or case.state not in ACTIVE_STATES:
         return
     cases[:] = [case, *(other for other in cases if other.pk != case.pk)]
@@ -810,6 +817,7 @@ def attached_write(attached: list[Attached]) -> None:
     """Write what `messages_attach` decided: new cases (with their events and
     acknowledgements), interactions, attachments, activity times, items to identify."""
     now = timezone.now()
+    prospects_create([(i.prospect.customer, i.prospect.address) for i in attached if i.prospect])
     new = [item for item in attached if item.created]
     if new:
         cases_create_many([item.case for item in new], now=now)
@@ -834,8 +842,8 @@ def attached_write(attached: list[Attached]) -> None:
         Case.objects.filter(pk__in=touched).update(updated_at=now)
     for item, interaction in zip(attached, interactions, strict=True):
         attachments_store(item.data.attachments, interaction)
-        if item.identify:
-            exception_raise(source=IDENTIFY_SOURCE, reason=item.identify, case=item.case)
+        if item.prospect:
+            exception_raise(source=IDENTIFY_SOURCE, reason=item.prospect.why(), case=item.case)
         message = item.message
         message.customer, message.case, message.interaction = item.customer, item.case, interaction
         message.reason, message.reason_params = item.reason, item.params
@@ -857,17 +865,32 @@ PROCESSED_FIELDS = [
 ]
 
 
-def prospect_for(data: Message, sender: Sender) -> tuple[Customer, str]:
-    """A prospect for an unknown or ambiguous sender, and the reason to identify it."""
-    name = data.sender.strip()[:200] or _("Unknown sender")
-    if sender.by_contact:
-        numbers = ", ".join(c.number for c in sender.by_contact)
-        prospect = prospect_create(name=name, address=None)
-        why = _("%(sender)s is a contact of several customers (%(numbers)s): which one wrote?")
-        return prospect, why % {"sender": name, "numbers": numbers}
-    prospect = prospect_create(name=name, address=sender.address)
-    why = _("Unknown sender %(sender)s: a prospect %(number)s was created; link it to a customer.")
-    return prospect, why % {"sender": name, "number": prospect.number}
+@dataclass
+class Prospect:
+    """A prospect for an unknown or ambiguous sender, saved with the others of its group
+    (`customers.services.prospects_create`), and why someone must identify it."""
+
+    customer: Customer
+    address: SenderAddress | None  # None: the address belongs to several customers
+    name: str
+    numbers: str = ""  # the customers that share the address
+
+    @classmethod
+    def of(cls, data: Message, sender: Sender) -> Prospect:
+        name = data.sender.strip()[:200] or _("Unknown sender")
+        if sender.by_contact:
+            numbers = ", ".join(c.number for c in sender.by_contact)
+            return cls(Customer(name=name), None, name, numbers)
+        return cls(Customer(name=name), sender.address, name)
+
+    def why(self) -> str:
+        if self.numbers:
+            why = _("%(sender)s is a contact of several customers (%(numbers)s): which one wrote?")
+            return why % {"sender": self.name, "numbers": self.numbers}
+        why = _(
+            "Unknown sender %(sender)s: a prospect %(number)s was created; link it to a customer."
+        )
+        return why % {"sender": self.name, "number": self.customer.number}
 
 
 def case_subject(data: Message) -> str:

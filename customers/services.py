@@ -793,6 +793,52 @@ def prospect_create(*, name: str, address: SenderAddress | None) -> Customer:
     return prospect
 
 
+def prospects_create(pending: list[tuple[Customer, SenderAddress | None]]) -> list[Customer]:
+    """Save unsaved prospects (name set) for senders nobody knows, each reachable at its
+    sender's address (unverified), with one statement each for the numbers, the customers,
+    the contact points and their change rows (intake's set-based path). An address that
+    another customer took meanwhile fails on the unique constraint, as `prospect_create`
+    refuses it."""
+    if not pending:
+        return []
+    first = sequence_reserve(name="customer", count=len(pending))
+    prospects = []
+    for serial, (prospect, _address) in enumerate(pending, start=first):
+        prospect.number = customer_number(serial)
+        prospect.name = prospect.name[:200] or "?"
+        prospect.status = CustomerStatus.PROSPECT
+        prospects.append(prospect)
+    Customer.objects.bulk_create(prospects)
+    contacts = [
+        ContactPoint(
+            customer=prospect,
+            kind=address.kind,
+            network=address.network,
+            value=address.value[:200].strip(),
+            normalised=address.normalised,
+            primary=True,
+        )
+        for prospect, address in pending
+        if address is not None
+    ]
+    ContactPoint.objects.bulk_create(contacts)
+    at = timezone.now()
+    CustomerChange.objects.bulk_create(
+        CustomerChange(
+            customer=contact.customer,
+            entity=ChangeEntity.CONTACT_POINT,
+            entity_id=contact.pk,
+            field="value",
+            detail=contact.kind,
+            old="",
+            new=contact.value,
+            at=at,
+        )
+        for contact in contacts
+    )
+    return prospects
+
+
 def interaction_case_reference_set(*, interaction: Interaction, case_reference: str) -> Interaction:
     """File a contact under another case of the same customer (a message moved by an agent)."""
     interaction.case_reference = case_reference

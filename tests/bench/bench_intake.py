@@ -70,7 +70,9 @@ OPEN_CASES = int(os.environ.get("CPM_BENCH_OPEN_CASES", "300000"))
 SECONDS = float(os.environ.get("CPM_BENCH_SECONDS", "20"))
 CLIENTS = [int(n) for n in os.environ.get("CPM_BENCH_CLIENTS", "8,32").split(",")]
 WORKERS = os.environ.get("CPM_BENCH_WORKERS", "sync,gthread").split(",")
-THREADS = int(os.environ.get("CPM_BENCH_THREADS", "4"))
+THREADS = int(os.environ.get("CPM_BENCH_THREADS", "16"))
+# Open-loop rates offered per client count (messages per second), after the closed loop.
+RATES = [float(r) for r in os.environ.get("CPM_BENCH_RATES", "400").split(",") if r]
 PREFIX = "I-"  # bench customer numbers, apart from K- (services) and B- (other benchmarks)
 CASE_YEAR = 2025  # bench case references C-2025-nnnnnn, apart from the live sequence
 SEED = 20261125
@@ -468,6 +470,49 @@ async def intake_load(
     return Result(f"intake, {server.kind}", clients, elapsed, latencies, statuses)
 
 
+async def intake_rate(
+    server: Server, keys: dict[str, str], rate: float, connections: int, run: str
+) -> Result:
+    """Open loop: messages offered at a fixed `rate` over at most `connections` keep-alive
+    connections, each latency counted from the moment its message was due (a message that
+    waits for a free connection counts its wait), so a slow server cannot slow the
+    offered load down and hide its own queue (coordinated omission)."""
+    import aiohttp
+
+    maker = MessageMaker(run=run, rng=random.Random(f"{SEED}-{run}"))
+    headers = api_headers(keys)
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    due: asyncio.Queue = asyncio.Queue()
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(server.url, connector=connector) as session:
+
+        async def connection() -> None:
+            while (when := await due.get()) is not None:
+                channel, payload = maker.next()
+                async with session.post(
+                    f"/api/v1/inbound/{channel}", json=payload, headers=headers[channel]
+                ) as response:
+                    await response.read()
+                latencies.append((time.perf_counter() - when) * 1000)
+                statuses[response.status] += 1
+
+        workers = [asyncio.create_task(connection()) for _ in range(connections)]
+        began = time.perf_counter()
+        count = int(rate * SECONDS)
+        for n in range(count):
+            when = began + n / rate
+            await asyncio.sleep(max(0.0, when - time.perf_counter()))
+            due.put_nowait(when)
+        for _ in workers:
+            due.put_nowait(None)
+        await asyncio.gather(*workers)
+        elapsed = time.perf_counter() - began
+    return Result(
+        f"intake at {rate:.0f}/s offered, {server.kind}", connections, elapsed, latencies, statuses
+    )
+
+
 def measure(server: Server, coro_factory: Callable[[], object]) -> tuple[Result, tuple]:
     meter = CpuMeter(server)
     meter.begin()
@@ -649,6 +694,14 @@ def load() -> None:
                     len(health.latencies) / health.seconds
                 )
                 say(f"{'':<34} intake/health: {rate_ratio:.2f} of the rate, {p50_ratio:.1f}x p50")
+                for rate in RATES:  # the goal's reading: this rate, p99 at most 50 ms
+                    offered, cpu = measure(
+                        server,
+                        lambda c=clients, s=server, r=rate: intake_rate(
+                            s, keys, r, c, f"{s.kind}-rate-{r}-{c}-{time.time_ns()}"
+                        ),
+                    )
+                    say(offered.line(cpu))
             if kind == WORKERS[-1]:
                 duplicate_storm(server, keys)
                 batch_load(server, keys, 8)
