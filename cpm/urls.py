@@ -13,6 +13,9 @@ from cpm import views
 admin.site.site_header = "CPM"
 
 urlpatterns = [
+    # The intake API first: gateways call it hundreds of times a second (cases/api.py); it
+    # is authenticated per channel key, not by session.
+    path("api/v1/", api_urls()),
     path("", agent_home, name="home"),
     path("search/", views.search, name="search"),
     path("health/", views.health, name="health"),
@@ -24,6 +27,4 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("processes/", include("guidance.urls")),
     path("admin/", admin.site.urls),
-    # The intake API: authenticated per channel key, not by session (cases/api.py).
-    path("api/v1/", api_urls()),
 ]
