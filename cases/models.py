@@ -1215,7 +1215,11 @@ class OutboundMessage(models.Model):
     class Meta:
         verbose_name = _("outbound message")
         verbose_name_plural = _("outbound messages")
-        indexes = [models.Index(fields=["customer", "-created_at"], name="outbound_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="outbound_customer_idx"),
+            # Acknowledgements per address and hour (cases.outbox.acknowledged_recently).
+            models.Index(fields=["recipient", "-created_at"], name="outbound_recipient_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.idempotency_key} ({self.status})"

@@ -24,6 +24,7 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.conf import Conf
@@ -46,6 +47,7 @@ ROUTES = {"email": [ContactKind.EMAIL], "sms": [ContactKind.MOBILE]}
 # Reachable only through a gateway: without one there is nowhere to deliver them.
 GATEWAY_ROUTES = {"chat": [ContactKind.MESSENGER], "social": [ContactKind.SOCIAL]}
 DELIVER_TASK = "cases.tasks.deliver_outbound"
+RECEIVED_SUFFIX = "-received"  # the idempotency key of an acknowledgement ends so
 DELIVER_MANY_TASK = "cases.tasks.deliver_outbound_many"
 
 
@@ -171,27 +173,17 @@ def delivery_enqueue(pk: int) -> None:
         transaction.on_commit(lambda: async_task(DELIVER_TASK, pk))
 
 
-def notify_received(*, case: Case, used: str) -> OutboundMessage | None:
-    """Acknowledge a new case that a customer's own message opened (an answer to their
-    contact, so it goes out even without a standing consent to service contact). Called in
-    the transaction that made the case."""
-    with translation.override(case.customer.language):
-        subject, text = notice_text(case, CaseState.NEW)
-    return outbound_queue(
-        customer=case.customer,
-        case=case,
-        key=f"case-{case.pk}-received",
-        subject=subject,
-        body=text,
-        used=used,
-        key_is_new=True,  # called for a case made in this transaction (intake)
-    )
-
-
 def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]:
-    """`notify_received` for many new cases (intake's set-based path), each with the channel
-    its message came on: the addresses are read and the messages written with one statement
-    each, and one task delivers them all, message by message."""
+    """Acknowledge new cases that customers' own messages opened (an answer to their
+    contact, so it goes out even without a standing consent to service contact), each on
+    the channel its message came on if it can be. Called in the transaction that made the
+    cases; the addresses are read and the messages written with one statement each, and
+    one task delivers them all, message by message.
+
+    At most `CPM_ACKNOWLEDGEMENTS_PER_HOUR` acknowledgements go to one address in an hour:
+    a robot that writes again and again (an auto-responder we did not recognise) gets its
+    cases, not an answer to each (RELIABILITY.md).
+    """
     if not cases:
         return []
     routes = channel_routes()
@@ -200,18 +192,25 @@ def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]
         kinds=[kind for kinds in routes.values() for kind in kinds],
     )
     now = timezone.now()
-    messages = []
+    chosen = []
     for case, used in cases:
         customer = case.customer
         route = route_choose(routes, addresses[customer.pk], [used, customer.preferred_channel])
-        if route is None:
+        if route is not None:
+            chosen.append((case, route))
+    sent = acknowledged_recently({recipient for _case, (_ch, recipient) in chosen}, now=now)
+    messages = []
+    for case, (channel, recipient) in chosen:
+        sent[recipient] = sent.get(recipient, 0) + 1
+        if sent[recipient] > settings.CPM_ACKNOWLEDGEMENTS_PER_HOUR:
+            logger.info("acknowledgement of case %s held back: its address had enough", case.pk)
             continue
+        customer = case.customer
         with translation.override(customer.language):
             subject, text = notice_text(case, CaseState.NEW)
-        channel, recipient = route
         messages.append(
             OutboundMessage(
-                idempotency_key=f"case-{case.pk}-received",
+                idempotency_key=f"case-{case.pk}{RECEIVED_SUFFIX}",
                 customer=customer,
                 case=case,
                 channel=channel,
@@ -225,6 +224,22 @@ def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]
         OutboundMessage.objects.bulk_create(messages)
         delivery_enqueue_many([message.pk for message in messages])
     return messages
+
+
+def acknowledged_recently(recipients: set[str], *, now: datetime) -> dict[str, int]:
+    """How many acknowledgements each address got in the last hour (one statement)."""
+    if not recipients:
+        return {}
+    rows = (
+        OutboundMessage.objects.filter(
+            recipient__in=recipients,
+            created_at__gte=now - timedelta(hours=1),
+            idempotency_key__endswith=RECEIVED_SUFFIX,
+        )
+        .values_list("recipient")
+        .annotate(count=Count("id"))
+    )
+    return dict(rows)
 
 
 def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:

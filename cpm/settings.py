@@ -188,6 +188,8 @@ CPM_INTAKE_BATCH_MAX_BYTES = env_int("CPM_INTAKE_BATCH_MAX_BYTES", 4 * 1024 * 10
 # Django refuses larger bodies before the API can answer 413 with its own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, CPM_INTAKE_MAX_BYTES, CPM_INTAKE_BATCH_MAX_BYTES)
 CPM_INTAKE_THREAD_DAYS = env_int("CPM_INTAKE_THREAD_DAYS", 14)
+# Automatic acknowledgements to one address per hour (robot loops, RELIABILITY.md).
+CPM_ACKNOWLEDGEMENTS_PER_HOUR = env_int("CPM_ACKNOWLEDGEMENTS_PER_HOUR", 5)
 # Attachments of inbound e-mail: larger ones are recorded without their content.
 CPM_ATTACHMENT_MAX_BYTES = env_int("CPM_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
 # SMTP intake (manage.py smtp_intake): the largest mail it takes (552 above).

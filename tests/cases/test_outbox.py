@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from cases.intake import inbound_receive
 from cases.models import (
+    Case,
     CaseState,
     CaseType,
     ExceptionItem,
@@ -192,3 +194,24 @@ def test_a_delivery_report_and_our_own_or_a_daemons_mail_are_never_answered(cust
 def test_a_mail_a_person_wrote_is_acknowledged(customer, headers) -> None:
     inbound_receive(channel="email", payload={"external_id": "<p@x>", "raw": raw_mail(*headers)})
     assert OutboundMessage.objects.get().channel == "email"
+
+
+def test_one_address_gets_at_most_five_acknowledgements_an_hour(customer, settings) -> None:
+    """An auto-responder we did not recognise writes again and again: each message opens
+    its case (here: the earlier one is closed), only five are answered in the hour."""
+    settings.CPM_ACKNOWLEDGEMENTS_PER_HOUR = 5
+    for n in range(7):
+        inbound_receive(
+            channel="email",
+            payload={"external_id": f"loop-{n}", "from": "kim@example.de", "subject": "Hi"},
+        )
+        Case.objects.update(state=CaseState.CLOSED)  # the next message opens a new case
+    assert Case.objects.count() == 7
+    assert OutboundMessage.objects.filter(recipient="kim@example.de").count() == 5
+    # an hour later this address is answered again
+    OutboundMessage.objects.update(created_at=timezone.now() - timedelta(minutes=61))
+    inbound_receive(
+        channel="email",
+        payload={"external_id": "loop-late", "from": "kim@example.de", "subject": "Hi"},
+    )
+    assert OutboundMessage.objects.count() == 6
