@@ -62,6 +62,9 @@ EXPORT_FIELDS: dict[type[Model], list[str]] = {
     ],
     CustomerChange: ["id", "entity", "entity_id", "field", "detail", "old", "new", "at"],
     CustomerEvent: ["id", "kind", "subject", "detail", "channel", "case_reference", "at"],
+    Attachment: [
+        "id", "interaction_id", "filename", "content_type", "size", "omitted", "created_at",
+    ],
 }  # fmt: skip
 
 
@@ -86,7 +89,8 @@ def customer_export(*, customer: Customer, by: Actor) -> dict[str, object]:
     """Everything stored about the customer, as plain JSON-able data; the export is audited.
 
     Sections: the master data, contact points (also removed ones), addresses (also past
-    ones), holdings with full IBAN, every interaction, every recorded change, merges, and
+    ones), holdings with full IBAN, every interaction and the files that came with them,
+    every recorded change, merges, and
     whatever the receivers of `customer_exporting` add (cases, case events, guided runs).
     """
     pk = customer.pk
@@ -97,6 +101,8 @@ def customer_export(*, customer: Customer, by: Actor) -> dict[str, object]:
         "addresses": rows(Address.objects.filter(customer_id=pk), Address),
         "holdings": rows(Holding.objects.filter(customer_id=pk), Holding),
         "interactions": rows(Interaction.objects.filter(customer_id=pk), Interaction),
+        # The files themselves are downloads on the case screen; listed here by name.
+        "attachments": rows(Attachment.objects.filter(interaction__customer_id=pk), Attachment),
         "changes": rows(CustomerChange.objects.filter(customer_id=pk), CustomerChange),
         "events": rows(CustomerEvent.objects.filter(customer_id=pk), CustomerEvent),
         "merged_customers": list(
@@ -232,6 +238,7 @@ def section_titles() -> dict[str, str]:
         "addresses": _("Addresses"),
         "holdings": _("Products and contracts"),
         "interactions": _("Contacts"),
+        "attachments": _("Attachments"),
         "changes": _("Recorded changes"),
         "events": _("Offers and other events"),
         "merged_customers": _("Merged customer records"),

@@ -224,6 +224,7 @@ def test_json_export_holds_everything_stored_and_is_audited(
     }
     assert data["holdings"][0]["iban"] == "DE89370400440532013000"
     assert "Quenby Xylander" in data["interactions"][0]["body"]
+    assert data["attachments"] == []
     assert any(change["old"] == "Quenby Xylandr" for change in data["changes"])
     assert data["cases"][0]["subject"] == "Umzug Xylander"
     assert any("Xylander" in event["reason"] for event in data["case_events"])
@@ -255,3 +256,20 @@ def test_agents_may_neither_export_nor_erase(agent_client: Client) -> None:
     assert response.status_code == 403
     customer.refresh_from_db()
     assert customer.erased_at is None
+
+
+@pytest.mark.django_db
+def test_the_export_lists_the_files_that_came_with_messages(
+    quenby, supervisor_client: Client, settings, tmp_path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    contact = quenby.interactions.first()
+    services.attachment_add(
+        interaction=contact, filename="zaehler.jpg", content_type="image/jpeg", data=b"x" * 10
+    )
+    response = supervisor_client.get(reverse("customers:customer-export-json", args=[quenby.pk]))
+    (attachment,) = json.loads(response.content)["attachments"]
+    assert attachment["filename"] == "zaehler.jpg"
+    assert (attachment["interaction_id"], attachment["size"]) == (contact.pk, 10)
+    page = supervisor_client.get(reverse("customers:customer-export", args=[quenby.pk]))
+    assert 'id="export-attachments"' in page.content.decode()
