@@ -12,11 +12,13 @@ cases, with COPY:
     .venv/bin/python tests/bench/bench_intake.py batch      # the storm and the batch endpoint
 
 `load` starts gunicorn (2 workers, DEBUG off) on a free port of 127.0.0.1, once with sync
-and once with gthread workers, makes channel keys, and drives it with 8 and then 32
-concurrent keep-alive clients (asyncio + aiohttp) for CPM_BENCH_SECONDS (20) each:
-realistic SMS and e-mail messages from known customers, unknown senders and with quoted
-case references, each with its own external id. The trivial view `/health/` is measured
-the same way in the same run. Then a duplicate storm (1,000 messages, each sent three
+and once with gthread workers (16 threads, a pooled connection each), makes channel keys,
+and drives it with 8 and then 32 concurrent keep-alive clients (asyncio + aiohttp) for
+CPM_BENCH_SECONDS (20) each: realistic SMS and e-mail messages from known customers,
+unknown senders and with quoted case references, each with its own external id; then
+offers 400 messages a second (CPM_BENCH_RATES) over as many connections, latencies counted
+from when each message was due (open loop). The trivial view `/health/` is measured the
+same way in the same run. Then a duplicate storm (1,000 messages, each sent three
 times at once) and, where the server has it, the batch endpoint. The CPU time of the
 gunicorn workers and of their PostgreSQL backends (/proc/<pid>/stat) is divided by the
 messages handled: what one message costs the machine, whatever the load generator
