@@ -145,26 +145,16 @@ def cases_create_many(cases: list[Case], *, now) -> list[Case]:
     Case.history.bulk_history_create(cases, default_date=now)
     events = []
     for case, running in zip(cases, started, strict=True):
-        events.append(
-            CaseEvent(
-                case=case,
-                customer_id=case.customer_id,
-                kind=CaseEventKind.CREATED,
-                target=case.state,
-                at=now,
-            )
-        )
+        kinds = [{"kind": CaseEventKind.CREATED, "target": case.state}]
         if running:
-            events.append(
-                CaseEvent(
-                    case=case,
-                    customer_id=case.customer_id,
-                    kind=CaseEventKind.SLA,
-                    transition=SlaChange.STARTED,
-                    due=case.resolution_due,
-                    at=now,
-                )
+            kinds.append(
+                {
+                    "kind": CaseEventKind.SLA,
+                    "transition": SlaChange.STARTED,
+                    "due": case.resolution_due,
+                }
             )
+        events += [CaseEvent(case=case, customer_id=case.customer_id, at=now, **k) for k in kinds]
     CaseEvent.objects.bulk_create(events)
     return cases
 

@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -451,25 +452,34 @@ async def intake_load(
     headers = api_headers(keys)
     latencies: list[float] = []
     statuses: Counter = Counter()
+    found = (latencies, statuses)
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(server.url, connector=connector) as session:
         deadline = time.perf_counter() + seconds
 
         async def client() -> None:
             while time.perf_counter() < deadline:
-                channel, payload = maker.next()
-                started = time.perf_counter()
-                async with session.post(
-                    f"/api/v1/inbound/{channel}", json=payload, headers=headers[channel]
-                ) as response:
-                    await response.read()
-                latencies.append((time.perf_counter() - started) * 1000)
-                statuses[response.status] += 1
+                await message_post(session, maker, headers, time.perf_counter(), found)
 
         began = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - began
     return Result(f"intake, {server.kind}", clients, elapsed, latencies, statuses)
+
+
+async def message_post(
+    session: Any, maker: MessageMaker, headers: dict, since: float, found: tuple
+) -> None:
+    """Post the maker's next message; record its latency from `since` and its status in
+    `found` (latencies, statuses)."""
+    latencies, statuses = found
+    channel, payload = maker.next()
+    async with session.post(
+        f"/api/v1/inbound/{channel}", json=payload, headers=headers[channel]
+    ) as response:
+        await response.read()
+    latencies.append((time.perf_counter() - since) * 1000)
+    statuses[response.status] += 1
 
 
 async def intake_rate(
@@ -485,19 +495,14 @@ async def intake_rate(
     headers = api_headers(keys)
     latencies: list[float] = []
     statuses: Counter = Counter()
+    found = (latencies, statuses)
     due: asyncio.Queue = asyncio.Queue()
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(server.url, connector=connector) as session:
 
         async def connection() -> None:
             while (when := await due.get()) is not None:
-                channel, payload = maker.next()
-                async with session.post(
-                    f"/api/v1/inbound/{channel}", json=payload, headers=headers[channel]
-                ) as response:
-                    await response.read()
-                latencies.append((time.perf_counter() - when) * 1000)
-                statuses[response.status] += 1
+                await message_post(session, maker, headers, when, found)
 
         workers = [asyncio.create_task(connection()) for _ in range(connections)]
         began = time.perf_counter()
