@@ -110,8 +110,9 @@ def live_keys_load() -> dict[tuple[str, str], ChannelKey]:
     return {(key.channel, key.key_hash): key for key in keys}
 
 
-# Checked with every request; kept in memory per process (cases.memo): a key made or
-# revoked counts at once in this process and within KEYS_TTL seconds in the others.
+# Checked with every request; kept in memory per process (cases.memo): a revocation counts
+# at once in this process and within KEYS_TTL seconds in the others. A key made elsewhere
+# counts at once: a key not in memory is looked up.
 KEYS_TTL = 5.0
 LIVE_KEYS = Memo("channel-keys", live_keys_load, ttl=KEYS_TTL)
 
@@ -119,7 +120,11 @@ LIVE_KEYS = Memo("channel-keys", live_keys_load, ttl=KEYS_TTL)
 def channel_key_check(*, channel: str, key: str) -> ChannelKey | None:
     """The live key of `channel` that `key` is, with its last use recorded (to the minute);
     else None."""
-    found = LIVE_KEYS.get().get((channel, channel_key_hash(key)))
+    digest = channel_key_hash(key)
+    found = LIVE_KEYS.get().get((channel, digest))
+    if found is None:  # made since the keys were read, or no key at all: one query
+        live = ChannelKey.objects.filter(channel=channel, key_hash=digest, revoked_at=None)
+        found = live.first()
     if found is not None:
         now = timezone.now()
         if found.last_used_at is None or now - found.last_used_at >= KEY_USE_PRECISION:

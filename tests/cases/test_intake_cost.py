@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from cases.intake import LIVE_KEYS, channel_key_create
+from cases.intake import LIVE_KEYS, channel_key_create, channel_key_hash
 from cases.models import Case, ChannelKey, InboundMessage
 from tests.factories import CaseFactory, ContactPointFactory, CustomerFactory
 
@@ -100,3 +100,22 @@ def test_a_duplicate_costs_two_look_ups(
         response = post(client, sms_key, "dup-1")
     assert response.status_code == 200
     assert response.json()["duplicate"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_made_in_another_process_counts_at_once() -> None:
+    """The live keys are kept in memory; a key made elsewhere (here: written without a
+    signal, as another process would) is looked up, not refused until the memory is
+    renewed. A revocation elsewhere counts once the memory is renewed."""
+    client = Client()
+    ContactPointFactory(value="0151 00000001", normalised="+4915100000001")
+    first = channel_key_create(channel="sms", name="sms gateway")[1]
+    assert post(client, first, "first").status_code == 201  # the keys are in memory now
+    assert len(LIVE_KEYS.get()) == 1
+    row = ChannelKey(channel="sms", name="second", prefix="x", key_hash=channel_key_hash("k2"))
+    ChannelKey.objects.bulk_create([row])  # no post_save: this process is not told
+    assert len(LIVE_KEYS.get()) == 1
+    assert post(client, "k2", "second").status_code == 201
+    ChannelKey.objects.filter(key_hash=row.key_hash).update(revoked_at=timezone.now())
+    LIVE_KEYS.forget()  # as after its time to live
+    assert post(client, "k2", "third").status_code == 401
