@@ -194,6 +194,11 @@ CPM_ACKNOWLEDGEMENTS_PER_HOUR = env_int("CPM_ACKNOWLEDGEMENTS_PER_HOUR", 5)
 CPM_ATTACHMENT_MAX_BYTES = env_int("CPM_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
 # SMTP intake (manage.py smtp_intake): the largest mail it takes (552 above).
 CPM_SMTP_MAX_BYTES = env_int("CPM_SMTP_MAX_BYTES", 10 * 1024 * 1024)
+# STARTTLS for SMTP intake (both paths), and the one login the sending server uses.
+CPM_SMTP_TLS_CERT = os.environ.get("CPM_SMTP_TLS_CERT", "")
+CPM_SMTP_TLS_KEY = os.environ.get("CPM_SMTP_TLS_KEY", "")
+CPM_SMTP_USER = os.environ.get("CPM_SMTP_USER", "")
+CPM_SMTP_PASSWORD = os.environ.get("CPM_SMTP_PASSWORD", "")
 # Back-office connector for billing, orders and contracts (customers/connectors/).
 CPM_BILLING = billing_config()
 # Outbound gateways for SMS, chat and social (cases.gateway); the log backend without one.

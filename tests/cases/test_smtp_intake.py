@@ -205,3 +205,71 @@ def test_erasing_the_customer_removes_their_files(smtp, media, supervisor) -> No
     customer_erase(customer=customer, by=supervisor, confirm=customer.number)
     assert not Attachment.objects.exists()
     assert not stored.exists()
+
+
+@pytest.fixture
+def certificate(tmp_path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    cert, key = tmp_path / "smtp.crt", tmp_path / "smtp.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def secured(media, certificate):
+    from cases.smtp import SmtpSecurity
+
+    cert, key = certificate
+    security = SmtpSecurity(cert=cert, key=key, user="relay", password="s3cret-relay")
+    controller = smtp_controller(host="127.0.0.1", port=free_port(), security=security)
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+def secured_client(controller) -> smtplib.SMTP:
+    import ssl
+
+    client = smtplib.SMTP(controller.hostname, controller.port, timeout=30)
+    client.starttls(context=ssl._create_unverified_context())  # our own self-signed one
+    return client
+
+
+def test_with_a_certificate_and_a_login_mail_needs_starttls_and_the_login(secured) -> None:
+    with smtplib.SMTP(secured.hostname, secured.port, timeout=30) as client:
+        with pytest.raises(smtplib.SMTPException):  # no STARTTLS: no login, no mail
+            client.login("relay", "s3cret-relay")
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.send_message(mail("<plain@example.de>"))
+        assert refused.value.smtp_code == 530
+    with secured_client(secured) as client, pytest.raises(smtplib.SMTPAuthenticationError):
+        client.login("relay", "wrong")
+    with secured_client(secured) as client:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.send_message(mail("<nologin@example.de>"))
+        assert refused.value.smtp_code == 530
+    assert InboundMessage.objects.count() == 0  # nothing stored without TLS and the login
+    with secured_client(secured) as client:
+        client.login("relay", "s3cret-relay")
+        client.send_message(mail("<secured@example.de>"))
+    stored = InboundMessage.objects.get()
+    assert (stored.external_id, stored.status) == ("<secured@example.de>", InboundStatus.PROCESSED)
+
+
+def test_a_login_without_tls_or_half_a_login_is_refused_at_start(certificate) -> None:
+    from cases.smtp import SmtpSecurity
+
+    cert, key = certificate
+    with pytest.raises(ValueError, match="needs TLS"):
+        smtp_controller(
+            host="127.0.0.1", port=free_port(), security=SmtpSecurity(user="u", password="p")
+        )
+    with pytest.raises(ValueError, match="both"):
+        SmtpSecurity(cert=cert, key=key, user="relay").options()

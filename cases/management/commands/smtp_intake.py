@@ -14,7 +14,8 @@ from cases.smtp import smtp_controller
 class Command(BaseCommand):
     help = (
         "Run an SMTP server that stores every received mail as an inbound e-mail "
-        "(behind your mail server; no TLS or authentication of its own)."
+        "(behind your mail server; STARTTLS and a login when CPM_SMTP_TLS_CERT/_KEY and "
+        "CPM_SMTP_USER/_PASSWORD are set)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,7 +30,10 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        controller = smtp_controller(host=host, port=port)
+        try:
+            controller = smtp_controller(host=host, port=port)
+        except (OSError, ValueError) as error:  # a certificate missing, a login half-set
+            raise CommandError(f"SMTP intake is not configured right: {error}") from None
         try:
             controller.start()
         except (OSError, RuntimeError) as error:
