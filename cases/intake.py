@@ -25,6 +25,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
+from functools import cached_property
 
 import nh3
 from django.conf import settings
@@ -303,6 +304,23 @@ class Message:
     def text(self) -> str:
         return f"{self.subject}\n{self.body}"
 
+    @cached_property
+    def quoted(self) -> list[tuple[list[str], str]]:
+        """The case references it quotes, per source in the order they count: the
+        channel's case_ref, then the subject, then the text (at most five each); found
+        once, asked twice (what to read, then which case)."""
+        sources = [
+            (self.case_ref, AttachReason.CASE_REF),
+            (self.subject, AttachReason.REF_SUBJECT),
+            (self.full_body or self.body, AttachReason.REF_TEXT),
+        ]
+        found = []
+        for text, reason in sources:
+            references = {m.upper() for m in CASE_REFERENCE.findall(text[:20_000])}
+            if references:
+                found.append((sorted(references)[:5], reason))
+        return found
+
 
 def message_from_payload(channel: str, payload: dict) -> Message:
     fields = {key: str(payload.get(key) or "") for key in ("from", "subject", "body")}
@@ -371,22 +389,6 @@ class Sender:
         return customer in self.by_contact
 
 
-def quoted_references(message: Message) -> list[tuple[list[str], str]]:
-    """The case references a message quotes, per source in the order they count: the
-    channel's case_ref, then the subject, then the text (at most five each)."""
-    sources = [
-        (message.case_ref, AttachReason.CASE_REF),
-        (message.subject, AttachReason.REF_SUBJECT),
-        (message.full_body or message.body, AttachReason.REF_TEXT),
-    ]
-    found = []
-    for text, reason in sources:
-        references = {m.upper() for m in CASE_REFERENCE.findall(text[:20_000])}
-        if references:
-            found.append((sorted(references)[:5], reason))
-    return found
-
-
 def reply_ids(message: Message) -> list[str]:
     """The external ids a message answers, with and without angle brackets."""
     return [*message.replies_to, *(f"<{i}>" for i in message.replies_to)]
@@ -409,7 +411,7 @@ class Known:
 def known_read(messages: list[Message], addresses: list[SenderAddress | None]) -> Known:
     senders = customers_by_senders(addresses=list({a for a in addresses if a is not None}))
     by_reference = customers_by_references(references=[m.customer_ref for m in messages])
-    quoted = {ref for m in messages for refs, _reason in quoted_references(m) for ref in refs}
+    quoted = {ref for m in messages for refs, _reason in m.quoted for ref in refs}
     cases = (
         {
             c.reference: c
@@ -455,7 +457,7 @@ def open_cases_read(customer_ids: set[int]) -> dict[int, list[Case]]:
 
 def case_by_reference(message: Message, known: Known) -> tuple[Case | None, str]:
     """The case a quoted reference names: the channel's case_ref, then subject, then text."""
-    for references, reason in quoted_references(message):
+    for references, reason in message.quoted:
         cases = [known.cases[ref] for ref in references if ref in known.cases]
         if cases:
             return min(cases, key=lambda case: case.pk), reason

@@ -150,9 +150,6 @@ class CaseType(models.Model):
     def name(self) -> str:
         return self.name_de if get_language() == "de" else self.name_en
 
-    def sla_policy_for(self, priority: int) -> SlaPolicy | None:
-        return self.sla_policies.select_related("calendar").filter(priority=priority).first()
-
 
 class GermanState(models.TextChoices):
     """For public holidays: the nationwide ones plus the chosen state's."""

@@ -466,15 +466,9 @@ def sender_address(*, channel: str, sender: str, network: str = "") -> SenderAdd
     return None
 
 
-def customers_by_sender(*, address: SenderAddress) -> list[Customer]:
-    """Every customer an active contact point with this address belongs to (two or more:
-    ambiguous, and the caller must not guess)."""
-    return customers_by_senders(addresses=[address])[address]
-
-
 def customers_by_senders(*, addresses: list[SenderAddress]) -> dict[SenderAddress, list[Customer]]:
-    """`customers_by_sender` for many addresses in one statement: each address with the
-    customers (by id) whose active contact points match it."""
+    """Every customer an active contact point with each address belongs to (two or more:
+    ambiguous, and the caller must not guess), for many addresses in one statement."""
     if not addresses:
         return {}
     kinds = sorted({kind for address in addresses for kind in address.kinds})
@@ -507,11 +501,6 @@ def customers_by_senders(*, addresses: list[SenderAddress]) -> dict[SenderAddres
 
 def reference_clean(reference: str) -> str:
     return reference.replace("\x00", "").strip().upper()
-
-
-def customer_by_reference(*, reference: str) -> Customer | None:
-    """The customer a customer number or contract number names, else None."""
-    return customers_by_references(references=[reference]).get(reference_clean(reference))
 
 
 def customers_by_references(*, references: list[str]) -> dict[str, Customer]:

@@ -777,28 +777,11 @@ def attachment_filename(filename: str) -> str:
     return name[-200:] or "attachment"
 
 
-@transaction.atomic
-def prospect_create(*, name: str, address: SenderAddress | None) -> Customer:
-    """An unverified prospect for a sender nobody knows, reachable at the sender's address
-    (unverified), so the sender's next message finds the same prospect."""
-    prospect = customer_create(name=name[:200] or "?", status=CustomerStatus.PROSPECT)
-    if address is not None:
-        contact_point_add(
-            customer=prospect,
-            kind=address.kind,
-            value=address.value[:200],
-            network=address.network,
-            by=None,
-        )
-    return prospect
-
-
 def prospects_create(pending: list[tuple[Customer, SenderAddress | None]]) -> list[Customer]:
     """Save unsaved prospects (name set) for senders nobody knows, each reachable at its
     sender's address (unverified), with one statement each for the numbers, the customers,
     the contact points and their change rows (intake's set-based path). An address that
-    another customer took meanwhile fails on the unique constraint, as `prospect_create`
-    refuses it."""
+    another customer took meanwhile fails on the unique constraint."""
     if not pending:
         return []
     first = sequence_reserve(name="customer", count=len(pending))

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page
@@ -37,3 +40,16 @@ def log_in(live_server, page: Page):
         return user
 
     return log_in_as
+
+
+def inbound_post(url: str, key: str, channel: str, body: dict) -> dict:
+    """Deliver one message to the live server's intake API as a gateway would; the answer."""
+    request = urllib.request.Request(
+        f"{url}/api/v1/inbound/{channel}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+        return json.load(response)

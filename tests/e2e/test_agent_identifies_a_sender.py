@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from cases.intake import channel_key_create
 from cases.models import Case
 from cpm.roles import Role
+from tests.e2e.conftest import inbound_post
 from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,15 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def deliver_sms(url: str, key: str, number: str) -> dict:
     body = {"external_id": "sms-unknown-1", "from": number, "body": "Mein Internet geht nicht."}
-    request = urllib.request.Request(
-        f"{url}/api/v1/inbound/sms",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
-        return json.load(response)
+    return inbound_post(url, key, "sms", body)
 
 
 def test_agent_links_an_unknown_sender_to_the_customer_on_the_case_screen(

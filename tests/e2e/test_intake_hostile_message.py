@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from cases.intake import channel_key_create
 from cpm.roles import Role
+from tests.e2e.conftest import inbound_post
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,15 +22,7 @@ def deliver(url: str, key: str) -> dict:
         "subject": HOSTILE_SUBJECT,
         "body": HOSTILE_BODY,
     }
-    request = urllib.request.Request(
-        f"{url}/api/v1/inbound/email",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
-        return json.load(response)
+    return inbound_post(url, key, "email", body)
 
 
 def test_a_script_in_a_message_is_shown_as_text_and_never_runs(
