@@ -270,17 +270,16 @@ def inbound_batch(request: HttpRequest, channel: ChannelName, payload: BatchIn) 
 
     200 with one answer per message, in order: `status` (201, 200, 202 as for one message;
     422 invalid; 413 larger than the single-message limit) and the single endpoint's body.
-    Each message is stored on its own, idempotent on its id, also within one batch. The
-    whole request may be `CPM_INTAKE_BATCH_MAX_BYTES` large (413 above)."""
+    The valid messages are stored together, each idempotent on its id, also within one
+    batch, and each answered on its own. The whole request may be
+    `CPM_INTAKE_BATCH_MAX_BYTES` large (413 above)."""
     answers: list[dict | None] = []
     valid: list[tuple[int, dict]] = []  # (place in the answers, payload)
     for item in payload.messages:
-        checked = batch_item_check(channel, item)
-        if isinstance(checked, dict) and "status" not in checked:
-            valid.append((len(answers), checked))
-            answers.append(None)
-        else:
-            answers.append(checked)
+        data, refusal = batch_item_check(channel, item)
+        if data is not None:
+            valid.append((len(answers), data))
+        answers.append(refusal)
     received = intake.inbound_receive_many(
         channel=channel, payloads=[data for _place, data in valid], key=request.auth
     )
@@ -290,23 +289,21 @@ def inbound_batch(request: HttpRequest, channel: ChannelName, payload: BatchIn) 
     return Status(200, answers)
 
 
-def batch_item_check(channel: str, item: object) -> dict:
-    """A batch item's payload, ready to store; or its answer (413, 422) when it is bad."""
+def batch_item_check(channel: str, item: object) -> tuple[dict | None, dict | None]:
+    """A batch item's payload, ready to store, or (None and) its answer, 413 or 422."""
     invalid = {"status": 422, "detail": _("Some fields are invalid.")}
     if not isinstance(item, dict):
-        return {**invalid, "errors": {"body": _("Each message must be a JSON object.")}}
+        return None, {**invalid, "errors": {"body": _("Each message must be a JSON object.")}}
     if len(json.dumps(item).encode()) > settings.CPM_INTAKE_MAX_BYTES:
         limit = settings.CPM_INTAKE_MAX_BYTES
-        return {
-            "status": 413,
-            "detail": _("The message is larger than %(limit)s bytes.") % {"limit": limit},
-        }
+        detail = _("The message is larger than %(limit)s bytes.") % {"limit": limit}
+        return None, {"status": 413, "detail": detail}
     try:
         message = InboundIn.model_validate(item)
     except PydanticValidationError as problem:
-        return {**invalid, "errors": field_errors(problem.errors())}
+        return None, {**invalid, "errors": field_errors(problem.errors())}
     data, problems = payload_prepare(channel, message)
-    return {**invalid, "errors": problems} if problems else data
+    return (None, {**invalid, "errors": problems}) if problems else (data, None)
 
 
 def payload_prepare(channel: str, payload: InboundIn) -> tuple[dict, dict[str, str]]:

@@ -51,7 +51,13 @@ from cases.models import (
 )
 from cases.outbox import notify_received_many
 from cases.quotes import quoted_history_trim
-from cases.services import case_note_add, cases_create_many, exception_decide, exception_raise
+from cases.services import (
+    case_note_add,
+    cases_create_many,
+    exception_decide,
+    exception_raise,
+    exceptions_raise_new,
+)
 from customers.models import Customer, Direction, Interaction
 from customers.selectors import (
     SenderAddress,
@@ -847,10 +853,12 @@ def attached_write(attached: list[Attached]) -> None:
     touched = {item.case.pk for item in attached if not item.created}
     if touched:
         Case.objects.filter(pk__in=touched).update(updated_at=now)
+    # A prospect's case is always new: no item to identify can be open on it yet.
+    exceptions_raise_new(
+        [(i.case, IDENTIFY_SOURCE, i.prospect.why()) for i in attached if i.prospect]
+    )
     for item, interaction in zip(attached, interactions, strict=True):
         attachments_store(item.data.attachments, interaction)
-        if item.prospect:
-            exception_raise(source=IDENTIFY_SOURCE, reason=item.prospect.why(), case=item.case)
         message = item.message
         message.customer, message.case, message.interaction = item.customer, item.case, interaction
         message.reason, message.reason_params = item.reason, item.params

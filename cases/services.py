@@ -555,6 +555,29 @@ def exception_raise(*, source: str, reason: str, case: Case | None = None) -> Ex
     return item
 
 
+def exceptions_raise_new(items: list[tuple[Case, str, str]]) -> list[ExceptionItem]:
+    """`exception_raise` for (case, source, reason) on cases made in this very transaction,
+    which cannot hold an open item yet: the items and their case events, one statement
+    each (intake's unknown senders)."""
+    now = timezone.now()
+    raised = ExceptionItem.objects.bulk_create(
+        ExceptionItem(case=case, source=source, reason=reason, raised_at=now)
+        for case, source, reason in items
+    )
+    CaseEvent.objects.bulk_create(
+        CaseEvent(
+            case=item.case,
+            customer_id=item.case.customer_id,
+            kind=CaseEventKind.EXCEPTION,
+            transition=item.source,
+            reason=item.reason,
+            at=item.raised_at,
+        )
+        for item in raised
+    )
+    return raised
+
+
 def exception_decide(*, item: ExceptionItem, by: AbstractBaseUser, decision: str) -> ExceptionItem:
     """A supervisor's decision on an exception; each is decided once."""
     decision = decision.replace("\x00", "").strip()
