@@ -32,6 +32,9 @@ def test_admin_edits_a_work_instruction_with_live_preview_and_publishes(
     page.locator("[data-step=goodwill] > a").click()  # htmx loads the step's editor
     instruction = page.get_by_label("Work instruction (English)")
     expect(page.locator("#id_step-key")).to_have_value("goodwill")
+    # Typed once htmx has settled the editor in: before that its key handler is not there
+    # yet, and a single key stroke would go unheard (a person is never that fast).
+    expect(page.locator(".htmx-added, .htmx-settling")).to_have_count(0)
     instruction.fill("You may grant goodwill up to **60 EUR** yourself.")
     instruction.press("End")  # a key stroke: the preview follows the typing
     expect(page.locator("#step-instruction_en-preview strong")).to_have_text("60 EUR")
