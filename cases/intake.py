@@ -58,6 +58,7 @@ from cases.services import (
     exception_raise,
     exceptions_raise_new,
 )
+from cpm.rows import columns, placeholders, rows_insert, rows_read
 from customers.models import Customer, Direction, Interaction
 from customers.selectors import (
     SenderAddress,
@@ -446,15 +447,17 @@ def open_cases_read(customer_ids: set[int]) -> dict[int, list[Case]]:
     since = timezone.now() - timedelta(days=settings.CPM_INTAKE_THREAD_DAYS)
     ids, states = sorted(customer_ids), sorted(ACTIVE_STATES)
     # Plain SQL (asked by every intake request; see customers_by_senders).
-    cases = Case.objects.raw(
-        f"""SELECT * FROM {Case._meta.db_table}
-            WHERE customer_id IN ({", ".join(["%s"] * len(ids))})
-              AND state IN ({", ".join(["%s"] * len(states))}) AND updated_at >= %s
-            ORDER BY updated_at DESC, id DESC""",
-        [*ids, *states, since],
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {columns(Case, "c")} FROM {Case._meta.db_table} c
+                WHERE customer_id IN ({placeholders(ids)})
+                  AND state IN ({placeholders(states)}) AND updated_at >= %s
+                ORDER BY updated_at DESC, id DESC""",
+            [*ids, *states, since],
+        )
+        rows = cursor.fetchall()
     types = RULES.get().types
-    for case in cases:
+    for case, _rest in rows_read(Case, rows):
         if case.case_type_id is not None:
             case.case_type = types[case.case_type_id]
         found[case.customer_id].append(case)
@@ -646,7 +649,7 @@ def receive_together(deliveries: list[Delivery]) -> list[Received]:
             )
     if rows:
         messages_attach(list(rows.values()))
-        InboundMessage.objects.bulk_create(rows.values())
+        rows_insert(InboundMessage, rows.values())
     answers, seen = [], set()
     for name in ((d.channel, d.external_id) for d in deliveries):
         if name in existing:

@@ -41,6 +41,7 @@ from cases.models import (
     is_merged,
 )
 from cases.sla import BusinessHours, deadline_after, deadline_moved
+from cpm.rows import history_insert, rows_insert
 from customers.models import Customer
 from customers.services import interactions_refile, sequence_next, sequence_reserve
 
@@ -141,8 +142,8 @@ def cases_create_many(cases: list[Case], *, now) -> list[Case]:
             case.response_due, case.resolution_due = model.response_due, model.resolution_due
             case.sla_warn_at = model.sla_warn_at
         started.append(running)
-    Case.objects.bulk_create(cases)
-    Case.history.bulk_history_create(cases, default_date=now)
+    rows_insert(Case, cases)
+    history_insert(Case, cases, at=now)
     events = []
     for case, running in zip(cases, started, strict=True):
         kinds = [{"kind": CaseEventKind.CREATED, "target": case.state}]
@@ -155,7 +156,7 @@ def cases_create_many(cases: list[Case], *, now) -> list[Case]:
                 }
             )
         events += [CaseEvent(case=case, customer_id=case.customer_id, at=now, **k) for k in kinds]
-    CaseEvent.objects.bulk_create(events)
+    rows_insert(CaseEvent, events)
     return cases
 
 
@@ -560,20 +561,26 @@ def exceptions_raise_new(items: list[tuple[Case, str, str]]) -> list[ExceptionIt
     which cannot hold an open item yet: the items and their case events, one statement
     each (intake's unknown senders)."""
     now = timezone.now()
-    raised = ExceptionItem.objects.bulk_create(
-        ExceptionItem(case=case, source=source, reason=reason, raised_at=now)
-        for case, source, reason in items
+    raised = rows_insert(
+        ExceptionItem,
+        [
+            ExceptionItem(case=case, source=source, reason=reason, raised_at=now)
+            for case, source, reason in items
+        ],
     )
-    CaseEvent.objects.bulk_create(
-        CaseEvent(
-            case=item.case,
-            customer_id=item.case.customer_id,
-            kind=CaseEventKind.EXCEPTION,
-            transition=item.source,
-            reason=item.reason,
-            at=item.raised_at,
-        )
-        for item in raised
+    rows_insert(
+        CaseEvent,
+        (
+            CaseEvent(
+                case=item.case,
+                customer_id=item.case.customer_id,
+                kind=CaseEventKind.EXCEPTION,
+                transition=item.source,
+                reason=item.reason,
+                at=item.raised_at,
+            )
+            for item in raised
+        ),
     )
     return raised
 

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from cpm.rows import columns, placeholders, rows_read
 from customers import identity
 from customers.connectors import BackOffice, BackOfficeUnavailable, billing_connector
 from customers.models import (
@@ -329,7 +330,6 @@ def customer_reachable(*, customer_id: int, kinds: list[str]) -> Reachable:
     it, hence plain SQL. The last inbound channel is only read when there is an address.
     """
     contacts, interactions = ContactPoint._meta.db_table, Interaction._meta.db_table
-    marks = ", ".join(["%s"] * len(kinds))
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT c.kind, c.normalised,
@@ -337,7 +337,7 @@ def customer_reachable(*, customer_id: int, kinds: list[str]) -> Reachable:
                     WHERE i.customer_id = %s AND i.direction = %s
                     ORDER BY i.occurred_at DESC, i.id DESC LIMIT 1)
                 FROM {contacts} c
-                WHERE c.customer_id = %s AND c.active = %s AND c.kind IN ({marks})
+                WHERE c.customer_id = %s AND c.active = %s AND c.kind IN ({placeholders(kinds)})
                 ORDER BY c."primary" DESC, c.id""",
             [customer_id, Direction.INBOUND, customer_id, True, *kinds],
         )
@@ -351,13 +351,19 @@ def customer_reachable(*, customer_id: int, kinds: list[str]) -> Reachable:
 def customers_addresses(*, customer_ids: list[int], kinds: list[str]) -> dict[int, list]:
     """`Reachable.addresses` of many customers in one statement: each customer's active
     addresses of these kinds, primary first, as (kind, normalised)."""
-    contacts = (
-        ContactPoint.objects.active()
-        .filter(customer_id__in=set(customer_ids), kind__in=kinds)
-        .order_by("customer_id", "-primary", "id")
-        .values_list("customer_id", "kind", "normalised")
-    )
     found: dict[int, list] = {pk: [] for pk in customer_ids}
+    if not found or not kinds:
+        return found
+    # Plain SQL, like `customers_by_senders`: asked for every message that opens a case.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT customer_id, kind, normalised FROM {ContactPoint._meta.db_table}
+                WHERE active = %s AND customer_id IN ({placeholders(found)})
+                  AND kind IN ({placeholders(kinds)})
+                ORDER BY customer_id, "primary" DESC, id""",
+            [True, *found, *kinds],
+        )
+        contacts = cursor.fetchall()
     for customer_id, kind, normalised in contacts:
         found[customer_id].append((kind, normalised))
     return found
@@ -477,17 +483,17 @@ def customers_by_senders(*, addresses: list[SenderAddress]) -> dict[SenderAddres
     # CPU than the database takes to answer it.
     customers, contacts = Customer._meta.db_table, ContactPoint._meta.db_table
     found: dict[tuple[str, str], dict[int, Customer]] = {}
-    rows = Customer.objects.raw(
-        f"""SELECT c.*, p.kind AS contact_kind, p.normalised AS contact_normalised
-            FROM {customers} c JOIN {contacts} p ON p.customer_id = c.id
-            WHERE p.active = %s AND p.kind IN ({", ".join(["%s"] * len(kinds))})
-              AND p.normalised IN ({", ".join(["%s"] * len(values))})""",
-        [True, *kinds, *values],
-    )
-    for customer in rows:
-        found.setdefault((customer.contact_kind, customer.contact_normalised), {})[customer.pk] = (
-            customer
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {columns(Customer, "c")}, p.kind, p.normalised
+                FROM {customers} c JOIN {contacts} p ON p.customer_id = c.id
+                WHERE p.active = %s AND p.kind IN ({placeholders(kinds)})
+                  AND p.normalised IN ({placeholders(values)})""",
+            [True, *kinds, *values],
         )
+        rows = cursor.fetchall()
+    for customer, (kind, normalised) in rows_read(Customer, rows):
+        found.setdefault((kind, normalised), {})[customer.pk] = customer
     matches = {}
     for address in addresses:
         customers = {

@@ -18,6 +18,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cpm.rows import rows_insert
 from customers import identity
 from customers.connectors import (
     BackOfficeActionFailed,
@@ -674,7 +675,7 @@ def interactions_record_many(interactions: list[Interaction]) -> list[Interactio
     for interaction in interactions:
         interaction.subject = interaction.subject[:300]
         interaction.body = interaction.body.replace("\x00", "")[:BODY_MAX_LENGTH]
-    return Interaction.objects.bulk_create(interactions)
+    return rows_insert(Interaction, interactions)
 
 
 def interactions_refile(
@@ -791,7 +792,7 @@ def prospects_create(pending: list[tuple[Customer, SenderAddress | None]]) -> li
         prospect.name = prospect.name[:200] or "?"
         prospect.status = CustomerStatus.PROSPECT
         prospects.append(prospect)
-    Customer.objects.bulk_create(prospects)
+    rows_insert(Customer, prospects)
     contacts = [
         ContactPoint(
             customer=prospect,
@@ -804,20 +805,23 @@ def prospects_create(pending: list[tuple[Customer, SenderAddress | None]]) -> li
         for prospect, address in pending
         if address is not None
     ]
-    ContactPoint.objects.bulk_create(contacts)
+    rows_insert(ContactPoint, contacts)
     at = timezone.now()
-    CustomerChange.objects.bulk_create(
-        CustomerChange(
-            customer=contact.customer,
-            entity=ChangeEntity.CONTACT_POINT,
-            entity_id=contact.pk,
-            field="value",
-            detail=contact.kind,
-            old="",
-            new=contact.value,
-            at=at,
-        )
-        for contact in contacts
+    rows_insert(
+        CustomerChange,
+        (
+            CustomerChange(
+                customer=contact.customer,
+                entity=ChangeEntity.CONTACT_POINT,
+                entity_id=contact.pk,
+                field="value",
+                detail=contact.kind,
+                old="",
+                new=contact.value,
+                at=at,
+            )
+            for contact in contacts
+        ),
     )
     return prospects
 

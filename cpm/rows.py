@@ -1,0 +1,212 @@
+"""Many new rows of one model in one statement, without the ORM's per-value work.
+
+Intake writes half a dozen kinds of row per message (docs/architecture.md, "Set-based
+intake"). `bulk_create` compiles each statement anew (a compiler, every value through its
+field's preparation; on PostgreSQL, for more than one row, arrays for `UNNEST`, which
+psycopg adapts in Python, element by element). On PostgreSQL, `rows_insert` keeps one
+statement text per model and number of rows, reads each column's value with a function
+chosen once per field, and binds plain values, which psycopg adapts in C; only values
+that need their field's conversion (JSON, any field type not listed in `AS_IS`) go
+through it. Elsewhere (SQLite) it is `bulk_create`. `history_insert` copies new rows into
+their django-simple-history table inside the database.
+
+What it keeps of `bulk_create`: defaults and `auto_now` fields as Django sets them, keys of
+related objects saved after they were assigned, the primary keys set on the objects from
+`RETURNING`, no signals. What it does not do: no `full_clean`, no conflict handling; the
+caller checks what a form would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sized
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import TypeVar
+
+from django.db import connection
+from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
+MAX_PARAMETERS = 65_535  # PostgreSQL's limit for one statement
+
+# Field types whose Python value psycopg takes as it is (aware datetimes included).
+AS_IS = {
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "DateField",
+    "DateTimeField",
+    "EmailField",
+    "ForeignKey",
+    "IntegerField",
+    "OneToOneField",
+    "PositiveBigIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SlugField",
+    "SmallIntegerField",
+    "TextField",
+    "UUIDField",
+}
+
+
+@dataclass(frozen=True)
+class InsertPlan:
+    """A model's insert statement up to `VALUES`, its row of placeholders, and how each
+    column's value is read from an instance."""
+
+    head: str
+    row: str
+    tail: str
+    readers: tuple[Callable[[Model], object], ...]
+
+
+def placeholders(values: Sized) -> str:
+    """`%s, %s, …`, one for each value: for `IN (…)` with a parameter per value, which
+    psycopg adapts in C (a list bound to `= ANY(%s)` is adapted in Python)."""
+    return ", ".join(["%s"] * len(values))
+
+
+@cache
+def columns(model: type[Model], alias: str) -> str:
+    """Every column of `model` as `alias.column, …`, in the order `rows_read` takes them."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def rows_read(model: type[M], rows: Iterable[tuple]) -> list[tuple[M, tuple]]:
+    """Instances of `model` from rows of plain SQL that start with `columns(model, …)`, each
+    with the rest of its row: `Model.from_db` without `RawQuerySet`'s work per statement
+    (matching the cursor's column names to fields)."""
+    names = field_names(model)
+    width = len(names)
+    convert = row_converter(model, connection.vendor)
+    return [
+        (model.from_db(connection.alias, names, convert(row[:width])), row[width:])
+        for row in rows
+    ]
+
+
+@cache
+def row_converter(model: type[Model], _vendor: str) -> Callable[[tuple], tuple]:
+    """What the ORM does to the values a cursor returns before they become an instance's
+    (the backend's and the fields' converters: JSON text, SQLite's dates and booleans),
+    for the fields that have any."""
+    steps = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if found:
+            steps.append((index, found, column))
+    if not steps:
+        return tuple
+
+    def convert(values: tuple) -> tuple:
+        values = list(values)
+        for index, found, column in steps:
+            for converter in found:
+                values[index] = converter(values[index], column, connection)
+        return tuple(values)
+
+    return convert
+
+
+@cache
+def field_names(model: type[Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+def rows_insert(model: type[M], objs: Iterable[M]) -> list[M]:
+    """Insert `objs` (new, unsaved instances of `model`) and set their primary keys."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql":
+        return model._default_manager.bulk_create(objs)
+    plan = insert_plan(model)
+    ids = []
+    per_statement = MAX_PARAMETERS // len(plan.readers)
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start : start + per_statement]
+            values = [read(obj) for obj in chunk for read in plan.readers]
+            cursor.execute(insert_sql(model, len(chunk)), values)
+            ids += [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
+@cache
+def insert_plan(model: type[Model]) -> InsertPlan:
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+    quote = connection.ops.quote_name
+    return InsertPlan(
+        head=f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})",
+        row=f"({', '.join(['%s'] * len(fields))})",
+        tail=f"RETURNING {quote(meta.pk.column)}",
+        readers=tuple(value_reader(f) for f in fields),
+    )
+
+
+@lru_cache(maxsize=1024)
+def insert_sql(model: type[Model], rows: int) -> str:
+    plan = insert_plan(model)
+    return f"{plan.head} VALUES {', '.join([plan.row] * rows)} {plan.tail}"
+
+
+def value_reader(field: Field) -> Callable[[Model], object]:
+    """How to get the value to send for `field` from an instance: as it is where psycopg
+    takes it so, else as the field prepares it (`pre_save`: `auto_now`, files)."""
+    if field.is_relation:
+        return lambda obj: foreign_key(obj, field)
+    automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    if field.get_internal_type() in AS_IS and not automatic:
+        attname = field.attname
+        return lambda obj: getattr(obj, attname)
+    return lambda obj: field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+
+
+def foreign_key(obj: Model, field: Field) -> object:
+    """The key of `obj`'s related object, also one that was saved after it was assigned
+    (as `Model._prepare_related_fields_for_save` does); an unsaved one is refused."""
+    value = getattr(obj, field.attname)
+    if value is None and field.is_cached(obj):
+        related = field.get_cached_value(obj)
+        if related is not None:
+            if related.pk is None:
+                raise ValueError(f"{field.name}: the related object is not saved")
+            setattr(obj, field.name, related)  # sets the key from the saved object
+            value = getattr(obj, field.attname)
+    return value
+
+
+def history_insert(model: type[M], objs: list[M], *, at) -> None:
+    """The django-simple-history rows of `objs` (saved rows of `model`) as they are now
+    (type "+", created, by no user), what `bulk_history_create` writes; on PostgreSQL
+    copied in the database with one statement, without an instance per row."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.history.bulk_history_create(objs, default_date=at)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(history_sql(model, len(objs)), [at, *(obj.pk for obj in objs)])
+
+
+@lru_cache(maxsize=256)
+def history_sql(model: type[Model], rows: int) -> str:
+    history = model.history.model
+    quote = connection.ops.quote_name
+    tracked = {f.attname for f in model._meta.concrete_fields}
+    copied = [f.column for f in history._meta.concrete_fields if f.attname in tracked]
+    return (
+        f"INSERT INTO {quote(history._meta.db_table)} "
+        f"({', '.join(map(quote, copied))}, history_date, history_type) "
+        f"SELECT {', '.join(map(quote, copied))}, %s, '+' FROM {quote(model._meta.db_table)} "
+        f"WHERE {quote(model._meta.pk.column)} IN ({', '.join(['%s'] * rows)})"
+    )

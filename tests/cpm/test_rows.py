@@ -1,0 +1,122 @@
+"""`cpm.rows`: intake's inserts and reads without the ORM's per-value work write and read
+exactly what `bulk_create` and the ORM would, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from cases.models import Case, CaseEvent, CaseEventKind, CaseState, InboundMessage
+from cpm import rows
+from cpm.rows import columns, history_insert, placeholders, rows_insert, rows_read
+from customers.models import Customer
+from tests.factories import CaseFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_inserted_rows_get_their_keys_and_read_back_as_written() -> None:
+    at = timezone.now() - timedelta(minutes=5)
+    messages = [
+        InboundMessage(
+            channel="sms",
+            external_id=f"rows-{n}",
+            payload={"from": "+4917012345678", "body": f"<b>{n}</b> ü", "meta": {"n": [n]}},
+            received_at=at,
+        )
+        for n in range(3)
+    ]
+
+    saved = rows_insert(InboundMessage, messages)
+
+    assert saved == messages
+    assert all(m.pk and not m._state.adding for m in messages)
+    assert len({m.pk for m in messages}) == 3
+    stored = InboundMessage.objects.get(pk=messages[2].pk)
+    assert stored.payload == {"from": "+4917012345678", "body": "<b>2</b> ü", "meta": {"n": [2]}}
+    assert stored.received_at == at
+    assert stored.status == messages[2].status  # the model's default, as bulk_create writes it
+    assert stored.reason_params == {}
+
+
+def test_a_related_object_saved_after_it_was_assigned_gives_its_key() -> None:
+    customer = Customer(number="K-990001", name="Later Saved")
+    case = Case(customer=customer, subject="Assigned before the customer had a key")
+    case.reference = "C-2026-990001"
+
+    rows_insert(Customer, [customer])
+    rows_insert(Case, [case])
+
+    assert Case.objects.get(pk=case.pk).customer_id == customer.pk
+
+
+def test_an_unsaved_related_object_is_refused_and_nothing_is_written() -> None:
+    case = Case(customer=Customer(number="K-990002", name="Never Saved"), subject="x")
+    case.reference = "C-2026-990002"
+
+    with pytest.raises(ValueError):
+        rows_insert(Case, [case])
+
+    assert not Case.objects.filter(reference="C-2026-990002").exists()
+
+
+def test_more_rows_than_one_statement_takes_are_split(monkeypatch) -> None:
+    monkeypatch.setattr(rows, "MAX_PARAMETERS", 40)  # a few rows of a dozen columns each
+    case = CaseFactory()
+    events = [
+        CaseEvent(case=case, customer_id=case.customer_id, kind=CaseEventKind.NOTE, reason=str(n))
+        for n in range(10)
+    ]
+
+    rows_insert(CaseEvent, events)
+
+    stored = CaseEvent.objects.filter(case=case, kind=CaseEventKind.NOTE).order_by("pk")
+    assert [e.reason for e in stored] == [str(n) for n in range(10)]
+    assert [e.pk for e in events] == [e.pk for e in stored]
+
+
+def test_rows_read_gives_instances_as_the_orm_does_and_the_rest_of_each_row() -> None:
+    customer = CustomerFactory(date_of_birth=date(1970, 5, 17), consent_marketing=True)
+    case = CaseFactory(customer=customer, state=CaseState.OPEN)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns(Customer, 'c')}, 'extra', 7 FROM {Customer._meta.db_table} c "
+            f"WHERE c.id IN ({placeholders([customer.pk])})",
+            [customer.pk],
+        )
+        [(read, rest)] = rows_read(Customer, cursor.fetchall())
+        cursor.execute(f"SELECT {columns(Case, 'x')} FROM {Case._meta.db_table} x")
+        [(read_case, _)] = rows_read(Case, cursor.fetchall())
+
+    orm = Customer.objects.get(pk=customer.pk)
+    assert rest == ("extra", 7)
+    assert {f.attname: getattr(read, f.attname) for f in Customer._meta.concrete_fields} == {
+        f.attname: getattr(orm, f.attname) for f in Customer._meta.concrete_fields
+    }
+    assert read.date_of_birth == date(1970, 5, 17) and read.consent_marketing is True
+    assert read_case.created_at == Case.objects.get(pk=case.pk).created_at
+    assert not read._state.adding
+
+
+def test_history_rows_are_copies_of_the_new_rows() -> None:
+    customer = CustomerFactory()
+    cases = [
+        Case(customer=customer, subject=f"Case {n}", reference=f"C-2026-99100{n}") for n in range(2)
+    ]
+    rows_insert(Case, cases)
+    at = timezone.now()
+
+    history_insert(Case, cases, at=at)
+
+    for case in cases:
+        [entry] = Case.history.filter(id=case.pk)
+        assert (entry.history_type, entry.history_date, entry.history_user_id) == ("+", at, None)
+        assert (entry.reference, entry.subject, entry.state) == (
+            case.reference,
+            case.subject,
+            case.state,
+        )
+        assert entry.customer_id == customer.pk
