@@ -34,6 +34,7 @@ from cases import services
 from cases.gateway import GatewayRefused, gateway_configured, gateway_send
 from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus
 from cases.notices import notice_visible
+from cpm.broker import BROKER_CLASS
 from cpm.rows import placeholders, rows_insert
 from customers.models import ContactKind, Customer, Direction
 from customers.selectors import customer_reachable, customers_addresses
@@ -153,7 +154,7 @@ def delivery_enqueue_many(pks: list[int]) -> None:
     """One task for several messages (`delivery_enqueue` says when it is written)."""
     if len(pks) == 1:
         delivery_enqueue(pks[0])
-    elif Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC and not Conf.BROKER_CLASS:
+    elif queue_in_this_transaction():
         async_task(DELIVER_MANY_TASK, pks)
     else:
         transaction.on_commit(lambda: async_task(DELIVER_MANY_TASK, pks))
@@ -167,10 +168,17 @@ def delivery_enqueue(pk: int) -> None:
     lose it, and the transition commits once instead of twice. With Redis, or run in-process
     (`Q_SYNC`), only after the commit, when the worker can see the message.
     """
-    if Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC and not Conf.BROKER_CLASS:
+    if queue_in_this_transaction():
         async_task(DELIVER_TASK, pk)
     else:
         transaction.on_commit(lambda: async_task(DELIVER_TASK, pk))
+
+
+def queue_in_this_transaction() -> bool:
+    """django-q2 keeps its queue in this database (the ORM broker, django-q2's own or ours),
+    and tasks are not run in-process."""
+    orm_broker = Conf.BROKER_CLASS in (None, BROKER_CLASS)
+    return Conf.ORM == DEFAULT_DB_ALIAS and orm_broker and not Conf.SYNC
 
 
 def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]:

@@ -114,6 +114,7 @@ def q_cluster_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         config["redis"] = redis_url
     else:
         config["orm"] = "default"
+        config["broker_class"] = "cpm.broker.OrmBroker"  # the ORM broker, enqueueing cheaper
     return config
 
 

@@ -84,8 +84,7 @@ def rows_read(model: type[M], rows: Iterable[tuple]) -> list[tuple[M, tuple]]:
     width = len(names)
     convert = row_converter(model, connection.vendor)
     return [
-        (model.from_db(connection.alias, names, convert(row[:width])), row[width:])
-        for row in rows
+        (model.from_db(connection.alias, names, convert(row[:width])), row[width:]) for row in rows
     ]
 
 

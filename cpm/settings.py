@@ -63,6 +63,11 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
+# The intake API's requests (cpm/wsgi.py): channel keys, JSON, no session or page.
+CPM_INTAKE_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+]
 
 ROOT_URLCONF = "cpm.urls"
 WSGI_APPLICATION = "cpm.wsgi.application"

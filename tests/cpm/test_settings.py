@@ -72,9 +72,10 @@ def test_env_helpers_fail_loudly_on_nonsense() -> None:
 
 def test_task_broker_is_the_database_unless_redis_is_configured() -> None:
     assert q_cluster_config(environ={})["orm"] == "default"
+    assert q_cluster_config(environ={})["broker_class"] == "cpm.broker.OrmBroker"
     redis = q_cluster_config(environ={"REDIS_URL": "redis://127.0.0.1:6379/0"})
     assert redis["redis"] == "redis://127.0.0.1:6379/0"
-    assert "orm" not in redis
+    assert "orm" not in redis and "broker_class" not in redis
     assert redis["retry"] > redis["timeout"]  # or a slow task runs twice
 
 
