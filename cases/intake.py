@@ -583,8 +583,15 @@ def deliveries_receive(deliveries: list[Delivery]) -> list[Received]:
     First all together, in one transaction, with one statement per kind of fact and of row
     (`receive_together`). When anything there fails (a concurrent delivery of the same
     message id meets the unique constraint, or processing one message raises), all of it is
-    rolled back and each message goes the careful way (`receive_one`): stored first, then
-    processed in a savepoint, a failure kept as a failed message in the exception queue.
+    rolled back and each message goes the careful way (`receive_one`): processed in a
+    savepoint, stored with the outcome, a failure kept as a failed message in the exception
+    queue.
+
+    Both take their locks in one order: sequences (new customers and cases), then the cases
+    they touch (ascending ids), then the messages' unique keys (in sorted order), so
+    concurrent deliveries wait for each other but never deadlock (a message stored before
+    its processing held its key while it waited for a case a group held, which waited
+    for that key).
     """
     try:
         with transaction.atomic():
@@ -649,7 +656,7 @@ def receive_together(deliveries: list[Delivery]) -> list[Received]:
             )
     if rows:
         messages_attach(list(rows.values()))
-        rows_insert(InboundMessage, rows.values())
+        rows_insert(InboundMessage, [rows[name] for name in sorted(rows)])  # the lock order
     answers, seen = [], set()
     for name in ((d.channel, d.external_id) for d in deliveries):
         if name in existing:
@@ -678,14 +685,15 @@ def stored_messages(names: set[tuple[str, str]]) -> dict[tuple[str, str], Inboun
 
 
 def receive_one(channel: str, payload: dict, key: ChannelKey | None) -> Received:
-    """Store one message first, then process it; a redelivery finds the first row."""
+    """Process one message in a savepoint and store it with the outcome, processed or
+    failed (in the exception queue), in one transaction; a redelivery finds the first row
+    and rolls back what its processing wrote."""
     external_id = str(payload["external_id"])
+    message = InboundMessage(channel=channel, external_id=external_id, payload=payload, key=key)
     try:
         with transaction.atomic():
-            message = InboundMessage.objects.create(
-                channel=channel, external_id=external_id, payload=payload, key=key
-            )
-            inbound_process(message=message)
+            message_process(message)
+            message.save(force_insert=True)
     except IntegrityError:
         existing = InboundMessage.objects.select_related("case").get(
             channel=channel, external_id=external_id
@@ -695,12 +703,19 @@ def receive_one(channel: str, payload: dict, key: ChannelKey | None) -> Received
 
 
 def inbound_process(*, message: InboundMessage) -> InboundMessage:
-    """Find the customer and case, record the interaction. A failure marks the message failed
-    and puts it in the exception queue; the raw message stays."""
+    """Process a stored message again (it failed before): processed, or failed again."""
+    message_process(message)
+    message.save(update_fields=[*PROCESSED_FIELDS, "exception"])
+    return message
+
+
+def message_process(message: InboundMessage) -> None:
+    """Find the customer and case, record the interaction, set the processed fields (the
+    caller saves the message). A failure rolls back what processing wrote, marks the message
+    failed and puts it in the exception queue: the raw message is never lost."""
     try:
         with transaction.atomic():
             messages_attach([message])
-            message.save(update_fields=PROCESSED_FIELDS)
     except Exception as error:  # anything at all: the message must not be lost
         message.status = InboundStatus.FAILED
         message.error = f"{type(error).__name__}: {error}"[:2000]
@@ -709,8 +724,6 @@ def inbound_process(*, message: InboundMessage) -> InboundMessage:
             reason=_("Inbound %(channel)s message %(id)s could not be processed: %(error)s")
             % {"channel": message.channel, "id": message.external_id[:80], "error": message.error},
         )
-        message.save(update_fields=["status", "error", "exception"])
-    return message
 
 
 @dataclass

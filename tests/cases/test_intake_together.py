@@ -5,6 +5,7 @@ the careful way (stored first, processed alone)."""
 from __future__ import annotations
 
 import json
+import random
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -174,3 +175,39 @@ def test_overlapping_batches_at_once_store_each_message_once() -> None:
         by_message.setdefault(answer["interaction"], set()).add(answer["case"])
     assert len(by_message) == 40
     assert all(len(cases) == 1 for cases in by_message.values())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_batches_of_the_same_messages_in_any_order_never_deadlock() -> None:
+    """Six gateways deliver the same messages at once, each in its own order: groups meet
+    each other's rows and fall back to message by message while other groups still hold
+    their sequence and case locks. All take their locks in one order, so no message ends up
+    failed as a deadlock's victim, and each is recorded once."""
+    customers = [CustomerFactory() for _ in range(4)]
+    for n, customer in enumerate(customers):
+        ContactPointFactory(
+            customer=customer, value=f"+49151300{n:05d}", normalised=f"+49151300{n:05d}"
+        )
+    rounds, per_round = 4, 40
+
+    def deliver(gateway: int, messages: list[dict]) -> None:
+        try:
+            order = random.Random(gateway).sample(messages, len(messages))
+            for start in range(0, len(order), 8):
+                inbound_receive_many(channel="sms", payloads=order[start : start + 8])
+        finally:
+            connection.close()
+
+    for r in range(rounds):
+        messages = [
+            sms(r * 1000 + n, f"+49151300{n % 4:05d}", body=f"Neu {n}" if n % 3 else "Zähler")
+            for n in range(per_round)
+        ]
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(deliver, range(6), [messages] * 6))
+
+    assert InboundMessage.objects.count() == rounds * per_round
+    assert not InboundMessage.objects.exclude(status="processed").exists()
+    assert Interaction.objects.count() == rounds * per_round
+    assert not ExceptionItem.objects.exists()
