@@ -7,6 +7,7 @@ deployment fails at start-up instead of quietly falling back to a default.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,16 @@ def secret_key(debug: bool, environ: Mapping[str, str] = os.environ) -> str:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
 
 
-def database_config(base_dir: Path, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """SQLite under var/ by default; PostgreSQL (psycopg 3 with Django's pool) by DATABASE_URL."""
+def database_config(
+    base_dir: Path, environ: Mapping[str, str] = os.environ, argv: list[str] = sys.argv
+) -> dict[str, Any]:
+    """SQLite under var/ by default; PostgreSQL (psycopg 3 with Django's pool) by DATABASE_URL.
+
+    The django-q2 cluster (`manage.py qcluster`) gets no pool: it forks its workers, and a
+    pool made before the fork would hand one connection to several processes (django-q2
+    then fails to pull tasks: "can't change 'autocommit' now"); each of its processes runs
+    one task at a time and needs one connection. `DB_POOL=0` turns the pool off elsewhere.
+    """
     url = environ.get("DATABASE_URL") or f"sqlite:///{base_dir / 'var' / 'cpm.sqlite3'}"
     try:
         config = dj_database_url.parse(url, conn_health_checks=True)
@@ -68,15 +77,18 @@ def database_config(base_dir: Path, environ: Mapping[str, str] = os.environ) -> 
         raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {error}") from None
     engine = config["ENGINE"]
     if engine == "django.db.backends.postgresql":
-        config["CONN_MAX_AGE"] = 0  # Django's pool refuses persistent connections
         # Parameters travel apart from the statement (no quoting in Python; arrays and
         # JSON in binary): about a tenth of the CPU of a bulk insert (intake).
         config.setdefault("OPTIONS", {})["server_side_binding"] = True
-        config["OPTIONS"]["pool"] = {
-            "min_size": env_int("DB_POOL_MIN", 1, environ),
-            "max_size": env_int("DB_POOL_MAX", 8, environ),
-            "timeout": 10,
-        }
+        if env_bool("DB_POOL", True, environ) and not forking_worker(argv):
+            config["CONN_MAX_AGE"] = 0  # Django's pool refuses persistent connections
+            config["OPTIONS"]["pool"] = {
+                "min_size": env_int("DB_POOL_MIN", 1, environ),
+                "max_size": env_int("DB_POOL_MAX", 8, environ),
+                "timeout": 10,
+            }
+        else:  # a connection kept a minute, not opened (a server process forked) per task
+            config["CONN_MAX_AGE"] = 60
     elif engine == "django.db.backends.sqlite3":
         # IMMEDIATE transactions and WAL let the web server and the worker write side by side.
         config.setdefault("OPTIONS", {}).update(
@@ -89,6 +101,11 @@ def database_config(base_dir: Path, environ: Mapping[str, str] = os.environ) -> 
     else:
         raise ImproperlyConfigured(f"DATABASE_URL must point at SQLite or PostgreSQL, not {engine}")
     return config
+
+
+def forking_worker(argv: list[str]) -> bool:
+    """This process is the django-q2 cluster (`manage.py qcluster`, `django-admin qcluster`)."""
+    return argv[1:2] == ["qcluster"]
 
 
 def q_cluster_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:

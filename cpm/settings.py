@@ -144,6 +144,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "service@cpm.example")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 Q_CLUSTER = q_cluster_config()
+# The cluster's CPU priority below the web workers' (nice, 0-19): cpm/apps.py.
+CPM_WORKER_NICE = env_int("CPM_WORKER_NICE", 10)
 
 # Security: strict by default outside DEBUG, so `check --deploy` is clean.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

@@ -43,7 +43,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -76,6 +77,8 @@ WORKERS = os.environ.get("CPM_BENCH_WORKERS", "sync,gthread").split(",")
 THREADS = int(os.environ.get("CPM_BENCH_THREADS", "16"))
 # Open-loop rates offered per client count (messages per second), after the closed loop.
 RATES = [float(r) for r in os.environ.get("CPM_BENCH_RATES", "400").split(",") if r]
+# Offered beside the bulk job (a django-q2 cluster delivering the queued acknowledgements).
+BULK_RATE = float(os.environ.get("CPM_BENCH_BULK_RATE", "200"))
 PREFIX = "I-"  # bench customer numbers, apart from K- (services) and B- (other benchmarks)
 CASE_YEAR = 2025  # bench case references C-2025-nnnnnn, apart from the live sequence
 SEED = 20261125
@@ -663,6 +666,82 @@ def batch_load(server: Server, keys: dict[str, str], clients: int) -> None:
     say(result.line(meter.end()))
 
 
+@contextmanager
+def bulk_job() -> Iterator[Callable[[], int]]:
+    """The django-q2 cluster (2 workers, as `manage.py qcluster` runs in production: its
+    own priority, plain connections) delivering the backlog of acknowledgements that the
+    runs before queued (e-mail over SMTP to a local sink that accepts and drops; SMS by the
+    log backend, or rescheduled in quiet hours), and the SLA check. Yields a function
+    counting the messages delivered so far."""
+    from django_q.tasks import async_task
+
+    from cases.models import OutboundMessage, OutboundStatus
+
+    sink_port = free_port()
+    python = str(ROOT / ".venv" / "bin" / "python")
+    sink = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{sink_port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ]
+    )
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink_port),
+    }
+    async_task("cases.tasks.check_sla")
+    sent_before = OutboundMessage.objects.filter(status=OutboundStatus.SENT).count()
+    cluster = subprocess.Popen([python, "manage.py", "qcluster"], cwd=ROOT, env=env)
+
+    def delivered() -> int:
+        return OutboundMessage.objects.filter(status=OutboundStatus.SENT).count() - sent_before
+
+    try:
+        for _ in range(300):  # the cluster has started delivering
+            if delivered() > 0:
+                break
+            time.sleep(0.1)
+        yield delivered
+    finally:
+        cluster.terminate()
+        cluster.wait(timeout=60)
+        sink.terminate()
+        sink.wait(timeout=10)
+
+
+def intake_beside_bulk_job(server: Server, keys: dict[str, str]) -> None:
+    """Intake offered at CPM_BENCH_BULK_RATE over 32 connections, alone and then while the
+    bulk job runs (the issue: p99 under 200 ms while a bulk job runs)."""
+    from django_q.models import OrmQ
+
+    def offered(label: str) -> Result:
+        result = asyncio.run(
+            intake_rate(server, keys, BULK_RATE, 32, f"bulk-{label}-{time.time_ns()}")
+        )
+        result.name = f"intake at {BULK_RATE:.0f}/s, {label}"
+        return result
+
+    say(offered("alone").line())
+    say(f"{'':<34} bulk job: {OrmQ.objects.count():,} delivery tasks queued")
+    with bulk_job() as delivered:
+        began, before = time.perf_counter(), delivered()
+        say(offered("during the bulk job").line())
+        count, seconds = delivered() - before, time.perf_counter() - began
+    say(
+        f"{'':<34} the bulk job delivered {count:,} messages meanwhile "
+        f"({count / seconds:.0f}/s)"
+    )
+
+
 def channel_keys() -> dict[str, str]:
     from cases.intake import channel_key_create
 
@@ -712,6 +791,7 @@ def load() -> None:
             if kind == WORKERS[-1]:
                 duplicate_storm(server, keys)
                 batch_load(server, keys, 8)
+                intake_beside_bulk_job(server, keys)
         finally:
             server.stop()
     ChannelKey.objects.filter(name__startswith="bench ").update(revoked_at=datetime.now(UTC))
@@ -798,6 +878,14 @@ def main() -> None:
         profile()
     if what in ("load", "all"):
         load()
+    if what == "bulk":  # only intake beside the bulk job, on gthread workers
+        keys = channel_keys()
+        server = server_start("gthread")
+        try:
+            warm_up(server, keys)
+            intake_beside_bulk_job(server, keys)
+        finally:
+            server.stop()
     if what == "batch":  # only the batch endpoint (and the storm), on gthread workers
         keys = channel_keys()
         server = server_start("gthread")

@@ -40,6 +40,33 @@ def test_postgres_url_uses_psycopg_pool_without_persistent_connections() -> None
     assert config["OPTIONS"]["pool"]["max_size"] == 8
 
 
+@pytest.mark.parametrize("argv", [["manage.py", "qcluster"], ["django-admin", "qcluster"]])
+def test_the_task_cluster_keeps_plain_connections_instead_of_a_pool(argv) -> None:
+    """It forks its workers: a pool made before the fork would be shared by processes."""
+    pg = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cpm"}
+    cluster = database_config(BASE, environ=pg, argv=argv)
+    web = database_config(BASE, environ=pg, argv=["gunicorn", "cpm.wsgi:application"])
+    switched_off = database_config(BASE, environ={**pg, "DB_POOL": "0"}, argv=["manage.py"])
+
+    assert "pool" not in cluster["OPTIONS"] and cluster["CONN_MAX_AGE"] == 60
+    assert "pool" in web["OPTIONS"] and web["CONN_MAX_AGE"] == 0
+    assert "pool" not in switched_off["OPTIONS"]
+    assert cluster["OPTIONS"]["server_side_binding"] is True
+
+
+def test_the_task_cluster_yields_the_cpu_to_the_web_workers() -> None:
+    script = (
+        "import os; from cpm.apps import worker_yield_cpu; before = os.nice(0); "
+        "worker_yield_cpu(7); print(os.nice(0) - before)"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(TEST_ONLY_VARIABLES)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=BASE, env=environ, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "7"
+
+
 def test_unsupported_database_is_refused() -> None:
     with pytest.raises(ImproperlyConfigured, match="SQLite or PostgreSQL"):
         database_config(BASE, environ={"DATABASE_URL": "mysql://root@localhost/cpm"})
