@@ -80,6 +80,11 @@ def database_config(
         # Parameters travel apart from the statement (no quoting in Python; arrays and
         # JSON in binary): about a tenth of the CPU of a bulk insert (intake).
         config.setdefault("OPTIONS", {})["server_side_binding"] = True
+        # A statement run five times on a connection is prepared there (psycopg), so the
+        # server plans it once: intake's statements repeat. Django leaves this off for
+        # poolers in transaction mode (PgBouncer): set DB_PREPARED=0 behind one.
+        if env_bool("DB_PREPARED", True, environ):
+            config["OPTIONS"]["prepare_threshold"] = 5
         if env_bool("DB_POOL", True, environ) and not forking_worker(argv):
             config["CONN_MAX_AGE"] = 0  # Django's pool refuses persistent connections
             config["OPTIONS"]["pool"] = {

@@ -38,6 +38,12 @@ def test_postgres_url_uses_psycopg_pool_without_persistent_connections() -> None
     assert config["NAME"] == "cpm"
     assert config["CONN_MAX_AGE"] == 0
     assert config["OPTIONS"]["pool"]["max_size"] == 8
+    assert config["OPTIONS"]["prepare_threshold"] == 5  # intake's statements repeat
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler_in_transaction_mode() -> None:
+    config = database_config(BASE, environ={"DATABASE_URL": "postgres://h/cpm", "DB_PREPARED": "0"})
+    assert "prepare_threshold" not in config["OPTIONS"]
 
 
 @pytest.mark.parametrize("argv", [["manage.py", "qcluster"], ["django-admin", "qcluster"]])
