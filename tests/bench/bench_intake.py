@@ -736,10 +736,7 @@ def intake_beside_bulk_job(server: Server, keys: dict[str, str]) -> None:
         began, before = time.perf_counter(), delivered()
         say(offered("during the bulk job").line())
         count, seconds = delivered() - before, time.perf_counter() - began
-    say(
-        f"{'':<34} the bulk job delivered {count:,} messages meanwhile "
-        f"({count / seconds:.0f}/s)"
-    )
+    say(f"{'':<34} the bulk job delivered {count:,} messages meanwhile ({count / seconds:.0f}/s)")
 
 
 def channel_keys() -> dict[str, str]:
