@@ -712,8 +712,13 @@ def bulk_job() -> Iterator[Callable[[], int]]:
             time.sleep(0.1)
         yield delivered
     finally:
+        workers = Server(cluster, "", "qcluster").workers()
         cluster.terminate()
         cluster.wait(timeout=60)
+        for _ in range(300):  # its processes end too, before anything else is measured
+            if not any(Path(f"/proc/{pid}").exists() for pid in workers):
+                break
+            time.sleep(0.1)
         sink.terminate()
         sink.wait(timeout=10)
 
