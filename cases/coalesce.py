@@ -20,7 +20,7 @@ of CPU, in a group of four about 3 ms. (`expect()` counts requests on their way 
 moment Django sees them; most of the wait, though, is in the web server before that.)
 
 Each message still gets its own answer, and `intake.deliveries_receive` keeps every
-guarantee per message (idempotent on its id, stored first when anything fails). Only
+guarantee per message (idempotent on its id, kept when its processing fails). Only
 requests served by threads of one process are grouped (gunicorn's gthread workers, the
 development server); a sync worker serves one request at a time.
 """

@@ -48,8 +48,8 @@ ROUTES = {"email": [ContactKind.EMAIL], "sms": [ContactKind.MOBILE]}
 # Reachable only through a gateway: without one there is nowhere to deliver them.
 GATEWAY_ROUTES = {"chat": [ContactKind.MESSENGER], "social": [ContactKind.SOCIAL]}
 DELIVER_TASK = "cases.tasks.deliver_outbound"
-RECEIVED_SUFFIX = "-received"  # the idempotency key of an acknowledgement ends so
 DELIVER_MANY_TASK = "cases.tasks.deliver_outbound_many"
+RECEIVED_SUFFIX = "-received"  # the idempotency key of an acknowledgement ends so
 
 
 def notice_text(case: Case, state: str) -> tuple[str, str]:

@@ -545,15 +545,20 @@ def exception_raise(*, source: str, reason: str, case: Case | None = None) -> Ex
             case=case, source=source, reason=reason, decided_at=None
         )
         if created and case is not None:
-            CaseEvent.objects.create(
-                case=case,
-                customer_id=case.customer_id,
-                kind=CaseEventKind.EXCEPTION,
-                transition=source,
-                reason=reason,
-                at=item.raised_at,
-            )
+            exception_event(item).save()
     return item
+
+
+def exception_event(item: ExceptionItem) -> CaseEvent:
+    """The case's event for an exception raised on it (unsaved)."""
+    return CaseEvent(
+        case=item.case,
+        customer_id=item.case.customer_id,
+        kind=CaseEventKind.EXCEPTION,
+        transition=item.source,
+        reason=item.reason,
+        at=item.raised_at,
+    )
 
 
 def exceptions_raise_new(items: list[tuple[Case, str, str]]) -> list[ExceptionItem]:
@@ -568,20 +573,7 @@ def exceptions_raise_new(items: list[tuple[Case, str, str]]) -> list[ExceptionIt
             for case, source, reason in items
         ],
     )
-    rows_insert(
-        CaseEvent,
-        (
-            CaseEvent(
-                case=item.case,
-                customer_id=item.case.customer_id,
-                kind=CaseEventKind.EXCEPTION,
-                transition=item.source,
-                reason=item.reason,
-                at=item.raised_at,
-            )
-            for item in raised
-        ),
-    )
+    rows_insert(CaseEvent, [exception_event(item) for item in raised])
     return raised
 
 

@@ -7,7 +7,7 @@ address it may run without more; elsewhere give it a certificate (`CPM_SMTP_TLS_
 `CPM_SMTP_USER` and `CPM_SMTP_PASSWORD` the sending server must also log in (AUTH PLAIN or
 LOGIN, only after STARTTLS). Each received mail is handed, as
 the raw RFC 822 bytes, to the same intake as `POST /api/v1/inbound/email` with `raw`: the
-raw message is stored first, idempotent on its Message-ID (a mail without one on the hash
+raw message is kept whatever happens, idempotent on its Message-ID (a mail without one on the hash
 of its bytes), then parsed; attachments are stored on the interaction, up to
 `CPM_ATTACHMENT_MAX_BYTES` each. The server answers 250 only after the message is stored,
 so a mail server retries (451) whatever we could not store; a redelivered mail is a

@@ -129,8 +129,32 @@ def changes_record(
     detail: str = "",
 ) -> list[CustomerChange]:
     """Write one change row per field whose value differs between `old` and `new`."""
-    at = timezone.now()
-    rows = [
+    rows = change_rows(
+        customer=customer,
+        entity=entity,
+        entity_id=entity_id,
+        old=old,
+        new=new,
+        by=by,
+        detail=detail,
+    )
+    return CustomerChange.objects.bulk_create(rows)
+
+
+def change_rows(
+    *,
+    customer: Customer,
+    entity: str,
+    entity_id: int,
+    old: Mapping[str, object],
+    new: Mapping[str, object],
+    by: Actor,
+    detail: str = "",
+    at: datetime | None = None,
+) -> list[CustomerChange]:
+    """`changes_record`'s rows, unsaved (to write many customers' changes at once)."""
+    at = at or timezone.now()
+    return [
         CustomerChange(
             customer=customer,
             entity=entity,
@@ -145,7 +169,6 @@ def changes_record(
         for name in new
         if text(old.get(name)) != text(new.get(name))
     ]
-    return CustomerChange.objects.bulk_create(rows)
 
 
 def text(value: object) -> str:
@@ -807,22 +830,20 @@ def prospects_create(pending: list[tuple[Customer, SenderAddress | None]]) -> li
     ]
     rows_insert(ContactPoint, contacts)
     at = timezone.now()
-    rows_insert(
-        CustomerChange,
-        (
-            CustomerChange(
-                customer=contact.customer,
-                entity=ChangeEntity.CONTACT_POINT,
-                entity_id=contact.pk,
-                field="value",
-                detail=contact.kind,
-                old="",
-                new=contact.value,
-                at=at,
-            )
-            for contact in contacts
-        ),
-    )
+    changes = [
+        change_rows(
+            customer=contact.customer,
+            entity=ChangeEntity.CONTACT_POINT,
+            entity_id=contact.pk,
+            old={},
+            new={"value": contact.value},
+            by=None,
+            detail=contact.kind,
+            at=at,
+        )
+        for contact in contacts
+    ]
+    rows_insert(CustomerChange, [row for rows in changes for row in rows])
     return prospects
 
 

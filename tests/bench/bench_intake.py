@@ -880,24 +880,27 @@ def main() -> None:
         profile()
     if what in ("load", "all"):
         load()
-    if what == "bulk":  # only intake beside the bulk job, on gthread workers
-        keys = channel_keys()
-        server = server_start("gthread")
-        try:
-            warm_up(server, keys)
-            intake_beside_bulk_job(server, keys)
-        finally:
-            server.stop()
-    if what == "batch":  # only the batch endpoint (and the storm), on gthread workers
-        keys = channel_keys()
-        server = server_start("gthread")
-        try:
-            warm_up(server, keys)
-            duplicate_storm(server, keys)
-            for clients in CLIENTS:
-                batch_load(server, keys, clients)
-        finally:
-            server.stop()
+    if what == "bulk":  # only intake beside the bulk job
+        on_gthread(intake_beside_bulk_job)
+    if what == "batch":  # only the storm and the batch endpoint
+        on_gthread(storm_and_batches)
+
+
+def on_gthread(run: Callable[[Server, dict[str, str]], None]) -> None:
+    """`run` against gunicorn with gthread workers, warmed up, with fresh channel keys."""
+    keys = channel_keys()
+    server = server_start("gthread")
+    try:
+        warm_up(server, keys)
+        run(server, keys)
+    finally:
+        server.stop()
+
+
+def storm_and_batches(server: Server, keys: dict[str, str]) -> None:
+    duplicate_storm(server, keys)
+    for clients in CLIENTS:
+        batch_load(server, keys, clients)
 
 
 def test_intake_benchmark_is_a_script() -> None:

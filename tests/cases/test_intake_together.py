@@ -1,6 +1,6 @@
 """The messages of one request are resolved together (a few statements for all of them) but
 land exactly where they would land one after the other; when that fails, each message goes
-the careful way (stored first, processed alone)."""
+the careful way (processed alone, stored with the outcome)."""
 
 from __future__ import annotations
 
