@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -118,27 +119,10 @@ def actor(by: Actor) -> AbstractBaseUser | None:
     return by if by is not None and by.is_authenticated else None
 
 
-def changes_record(
-    *,
-    customer: Customer,
-    entity: str,
-    entity_id: int,
-    old: Mapping[str, object],
-    new: Mapping[str, object],
-    by: Actor,
-    detail: str = "",
-) -> list[CustomerChange]:
-    """Write one change row per field whose value differs between `old` and `new`."""
-    rows = change_rows(
-        customer=customer,
-        entity=entity,
-        entity_id=entity_id,
-        old=old,
-        new=new,
-        by=by,
-        detail=detail,
-    )
-    return CustomerChange.objects.bulk_create(rows)
+def changes_record(**fields: Any) -> list[CustomerChange]:
+    """Write one change row per field whose value differs between `old` and `new` (the
+    arguments of `change_rows`)."""
+    return CustomerChange.objects.bulk_create(change_rows(**fields))
 
 
 def change_rows(
@@ -152,7 +136,7 @@ def change_rows(
     detail: str = "",
     at: datetime | None = None,
 ) -> list[CustomerChange]:
-    """`changes_record`'s rows, unsaved (to write many customers' changes at once)."""
+    """One change row per field whose value differs between `old` and `new`, unsaved."""
     at = at or timezone.now()
     return [
         CustomerChange(
