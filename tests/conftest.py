@@ -47,6 +47,18 @@ def _fast_hasher(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language. A request activates its language in the
+    thread and nothing resets it: a test after one that asked in German would see German
+    messages (it depended on which tests xdist gave a worker before it)."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     """Primary keys repeat between tests; cached process specs must not."""
     from django.core.cache import cache
