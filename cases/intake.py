@@ -587,11 +587,11 @@ def deliveries_receive(deliveries: list[Delivery]) -> list[Received]:
     savepoint, stored with the outcome, a failure kept as a failed message in the exception
     queue.
 
-    Both take their locks in one order: sequences (new customers and cases), then the cases
-    they touch (ascending ids), then the messages' unique keys (in sorted order), so
-    concurrent deliveries wait for each other but never deadlock (a message stored before
-    its processing held its key while it waited for a case a group held, which waited
-    for that key).
+    Both take their locks in one order: the cases they touch (ascending ids), then the
+    messages' unique keys (in sorted order; new customers and cases draw their numbers
+    from sequences that lock nothing on PostgreSQL), so concurrent deliveries wait for
+    each other but never deadlock (a message stored before its processing held its key
+    while it waited for a case a group held, which waited for that key).
     """
     try:
         with transaction.atomic():

@@ -43,7 +43,7 @@ from cases.models import (
 from cases.sla import BusinessHours, deadline_after, deadline_moved
 from cpm.rows import history_insert, rows_insert
 from customers.models import Customer
-from customers.services import interactions_refile, sequence_next, sequence_reserve
+from customers.services import interactions_refile, sequence_next, sequence_numbers
 
 REASON_MAX_LENGTH = 5000
 
@@ -127,10 +127,10 @@ def cases_create_many(cases: list[Case], *, now) -> list[Case]:
     set) with one statement each for the cases, their history rows and their events: the
     references are drawn as one block, the SLA clock is set once per type and priority."""
     year = timezone.localdate().year
-    first = sequence_reserve(name=f"case-{year}", count=len(cases))
+    serials = sequence_numbers(name=f"case-{year}", count=len(cases))
     clocks: dict[tuple[int | None, int], tuple[Case, bool]] = {}
     started = []
-    for serial, case in enumerate(cases, start=first):
+    for serial, case in zip(serials, cases, strict=True):
         case.reference = case_reference(year, serial)
         case.created_at = case.updated_at = now
         key = (case.case_type_id, case.priority)

@@ -61,7 +61,7 @@ from customers.models import (
     PaymentMethod,
     Segment,
 )
-from customers.services import customer_number, sequence_reserve
+from customers.services import customer_number, sequence_numbers
 from guidance.models import ProcessDefinition
 from guidance.services import process_import
 
@@ -728,15 +728,15 @@ def interactions_for(
 
 def numbers_assign(batch: Batch) -> None:
     """Draw customer numbers and case references from their sequences, a block at a time."""
-    first = sequence_reserve(name="customer", count=len(batch.customers))
-    for offset, customer in enumerate(batch.customers):
-        customer.number = customer_number(first + offset)
+    serials = sequence_numbers(name="customer", count=len(batch.customers))
+    for serial, customer in zip(serials, batch.customers, strict=True):
+        customer.number = customer_number(serial)
     years = sorted({case.reference for case in batch.cases})
     for year in years:
         in_year = [case for case in batch.cases if case.reference == year]
-        first = sequence_reserve(name=f"case-{year}", count=len(in_year))
-        for offset, case in enumerate(in_year):
-            case.reference = case_reference(int(year), first + offset)
+        serials = sequence_numbers(name=f"case-{year}", count=len(in_year))
+        for serial, case in zip(serials, in_year, strict=True):
+            case.reference = case_reference(int(year), serial)
 
 
 @transaction.atomic

@@ -543,7 +543,8 @@ class Attachment(models.Model):
 class Sequence(models.Model):
     """A named counter for human-readable business keys (customer numbers, case references).
 
-    Incremented with an UPDATE, so two writers never draw the same number.
+    Incremented with an UPDATE, so two writers never draw the same number; on PostgreSQL
+    only the start of the database sequence that replaced it (`sequence_numbers`).
     """
 
     name = models.CharField(max_length=50, unique=True)

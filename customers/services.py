@@ -66,16 +66,21 @@ CUSTOMER_EDITABLE = {
 }
 
 
-def sequence_reserve(*, name: str, count: int) -> int:
-    """Reserve `count` numbers of a named sequence and return the first.
+def sequence_numbers(*, name: str, count: int) -> list[int]:
+    """Draw `count` numbers of a named sequence, ascending; a new sequence starts at one.
 
-    The UPDATE locks the row until the transaction ends, so concurrent writers never draw
-    the same number. It returns the new value itself (`RETURNING`, PostgreSQL and SQLite
-    3.35+): one statement, atomic without a savepoint, where intake draws a number per
-    new case.
+    On PostgreSQL from a database sequence (`cpm_sequence_numbers`, made on the first
+    draw): `nextval` holds no lock until commit, so transactions that number new cases at
+    the same time do not wait for each other; numbers a rolled-back transaction drew are
+    skipped, and numbers drawn at the same moment may interleave. Elsewhere (SQLite, which
+    has one writer at a time anyway) the counter row's UPDATE, which returns the new value
+    (`RETURNING`): consecutive numbers. One statement either way.
     """
-    table = connection.ops.quote_name(Sequence._meta.db_table)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT cpm_sequence_numbers(%s, %s)", [name, count])
+            return sorted(row[0] for row in cursor.fetchall())
+        table = connection.ops.quote_name(Sequence._meta.db_table)
         for _attempt in range(2):
             cursor.execute(
                 f'UPDATE {table} SET "last" = "last" + %s WHERE "name" = %s RETURNING "last"',
@@ -83,13 +88,13 @@ def sequence_reserve(*, name: str, count: int) -> int:
             )
             row = cursor.fetchone()
             if row is not None:
-                return row[0] - count + 1
+                return list(range(row[0] - count + 1, row[0] + 1))
             Sequence.objects.get_or_create(name=name)  # the first number of this sequence
     raise RuntimeError(f"sequence {name!r} could not be created")  # pragma: no cover
 
 
 def sequence_next(*, name: str) -> int:
-    return sequence_reserve(name=name, count=1)
+    return sequence_numbers(name=name, count=1)[0]
 
 
 def customer_number(serial: int) -> str:
@@ -792,9 +797,9 @@ def prospects_create(pending: list[tuple[Customer, SenderAddress | None]]) -> li
     another customer took meanwhile fails on the unique constraint."""
     if not pending:
         return []
-    first = sequence_reserve(name="customer", count=len(pending))
+    serials = sequence_numbers(name="customer", count=len(pending))
     prospects = []
-    for serial, (prospect, _address) in enumerate(pending, start=first):
+    for serial, (prospect, _address) in zip(serials, pending, strict=True):
         prospect.number = customer_number(serial)
         prospect.name = prospect.name[:200] or "?"
         prospect.status = CustomerStatus.PROSPECT

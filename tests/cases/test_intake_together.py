@@ -182,7 +182,7 @@ def test_overlapping_batches_at_once_store_each_message_once() -> None:
 def test_batches_of_the_same_messages_in_any_order_never_deadlock() -> None:
     """Six gateways deliver the same messages at once, each in its own order: groups meet
     each other's rows and fall back to message by message while other groups still hold
-    their sequence and case locks. All take their locks in one order, so no message ends up
+    their case locks. All take their locks in one order, so no message ends up
     failed as a deadlock's victim, and each is recorded once."""
     customers = [CustomerFactory() for _ in range(4)]
     for n, customer in enumerate(customers):
