@@ -30,7 +30,7 @@ from functools import cached_property
 import nh3
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -58,7 +58,7 @@ from cases.services import (
     exception_raise,
     exceptions_raise_new,
 )
-from cpm.rows import columns, placeholders, rows_insert, rows_read
+from cpm.rows import columns, placeholders, rows_execute, rows_insert, rows_read
 from customers.models import Customer, Direction, Interaction
 from customers.selectors import (
     SenderAddress,
@@ -447,15 +447,13 @@ def open_cases_read(customer_ids: set[int]) -> dict[int, list[Case]]:
     since = timezone.now() - timedelta(days=settings.CPM_INTAKE_THREAD_DAYS)
     ids, states = sorted(customer_ids), sorted(ACTIVE_STATES)
     # Plain SQL (asked by every intake request; see customers_by_senders).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT {columns(Case, "c")} FROM {Case._meta.db_table} c
-                WHERE customer_id IN ({placeholders(ids)})
-                  AND state IN ({placeholders(states)}) AND updated_at >= %s
-                ORDER BY updated_at DESC, id DESC""",
-            [*ids, *states, since],
-        )
-        rows = cursor.fetchall()
+    rows = rows_execute(
+        f"""SELECT {columns(Case, "c")} FROM {Case._meta.db_table} c
+            WHERE customer_id IN ({placeholders(ids)})
+              AND state IN ({placeholders(states)}) AND updated_at >= %s
+            ORDER BY updated_at DESC, id DESC""",
+        [*ids, *states, since],
+    )
     types = RULES.get().types
     for case, _rest in rows_read(Case, rows):
         if case.case_type_id is not None:
@@ -671,13 +669,12 @@ def stored_messages(names: set[tuple[str, str]]) -> dict[tuple[str, str], Inboun
     """The stored messages of these (channel, external id) pairs: one statement, and one
     more only when some are stored (redeliveries)."""
     table = InboundMessage._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {table} WHERE (channel, external_id) IN "
-            f"(VALUES {', '.join(['(%s, %s)'] * len(names))})",
-            [value for name in sorted(names) for value in name],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
+    rows = rows_execute(
+        f"SELECT id FROM {table} WHERE (channel, external_id) IN "
+        f"(VALUES {', '.join(['(%s, %s)'] * len(names))})",
+        [value for name in sorted(names) for value in name],
+    )
+    ids = [row[0] for row in rows]
     if not ids:
         return {}
     stored = InboundMessage.objects.filter(pk__in=ids).select_related("case")

@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.conf import Conf
@@ -35,7 +35,7 @@ from cases.gateway import GatewayRefused, gateway_configured, gateway_send
 from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus
 from cases.notices import notice_visible
 from cpm.broker import BROKER_CLASS
-from cpm.rows import placeholders, rows_insert
+from cpm.rows import placeholders, rows_execute, rows_insert
 from customers.models import ContactKind, Customer, Direction
 from customers.selectors import customer_reachable, customers_addresses
 from customers.services import interaction_record
@@ -240,15 +240,14 @@ def acknowledged_recently(recipients: set[str], *, now: datetime) -> dict[str, i
         return {}
     # Plain SQL: asked for every message that opens a case (the ORM's statement cost more
     # CPU to compose than the database takes to answer it).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT recipient, COUNT(*) FROM {OutboundMessage._meta.db_table}
-                WHERE recipient IN ({placeholders(recipients)}) AND created_at >= %s
-                  AND idempotency_key LIKE %s
-                GROUP BY recipient""",
-            [*recipients, now - timedelta(hours=1), f"%{RECEIVED_SUFFIX}"],
-        )
-        return dict(cursor.fetchall())
+    rows = rows_execute(
+        f"""SELECT recipient, COUNT(*) FROM {OutboundMessage._meta.db_table}
+            WHERE recipient IN ({placeholders(recipients)}) AND created_at >= %s
+              AND idempotency_key LIKE %s
+            GROUP BY recipient""",
+        [*recipients, now - timedelta(hours=1), f"%{RECEIVED_SUFFIX}"],
+    )
+    return dict(rows)
 
 
 def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:

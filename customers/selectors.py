@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from cpm.rows import columns, placeholders, rows_read
+from cpm.rows import columns, placeholders, rows_execute, rows_read
 from customers import identity
 from customers.connectors import BackOffice, BackOfficeUnavailable, billing_connector
 from customers.models import (
@@ -355,15 +355,13 @@ def customers_addresses(*, customer_ids: list[int], kinds: list[str]) -> dict[in
     if not found or not kinds:
         return found
     # Plain SQL, like `customers_by_senders`: asked for every message that opens a case.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT customer_id, kind, normalised FROM {ContactPoint._meta.db_table}
-                WHERE active = %s AND customer_id IN ({placeholders(found)})
-                  AND kind IN ({placeholders(kinds)})
-                ORDER BY customer_id, "primary" DESC, id""",
-            [True, *found, *kinds],
-        )
-        contacts = cursor.fetchall()
+    contacts = rows_execute(
+        f"""SELECT customer_id, kind, normalised FROM {ContactPoint._meta.db_table}
+            WHERE active = %s AND customer_id IN ({placeholders(found)})
+              AND kind IN ({placeholders(kinds)})
+            ORDER BY customer_id, "primary" DESC, id""",
+        [True, *found, *kinds],
+    )
     for customer_id, kind, normalised in contacts:
         found[customer_id].append((kind, normalised))
     return found
@@ -483,15 +481,13 @@ def customers_by_senders(*, addresses: list[SenderAddress]) -> dict[SenderAddres
     # CPU than the database takes to answer it.
     customers, contacts = Customer._meta.db_table, ContactPoint._meta.db_table
     found: dict[tuple[str, str], dict[int, Customer]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT {columns(Customer, "c")}, p.kind, p.normalised
-                FROM {customers} c JOIN {contacts} p ON p.customer_id = c.id
-                WHERE p.active = %s AND p.kind IN ({placeholders(kinds)})
-                  AND p.normalised IN ({placeholders(values)})""",
-            [True, *kinds, *values],
-        )
-        rows = cursor.fetchall()
+    rows = rows_execute(
+        f"""SELECT {columns(Customer, "c")}, p.kind, p.normalised
+            FROM {customers} c JOIN {contacts} p ON p.customer_id = c.id
+            WHERE p.active = %s AND p.kind IN ({placeholders(kinds)})
+              AND p.normalised IN ({placeholders(values)})""",
+        [True, *kinds, *values],
+    )
     for customer, (kind, normalised) in rows_read(Customer, rows):
         found.setdefault((kind, normalised), {})[customer.pk] = customer
     matches = {}

@@ -120,3 +120,57 @@ def test_history_rows_are_copies_of_the_new_rows() -> None:
             case.state,
         )
         assert entry.customer_id == customer.pk
+
+
+def test_placeholders_are_numbered_as_postgresql_numbers_them() -> None:
+    assert (
+        rows.numbered("SELECT %s, %s FROM t WHERE a IN (%s)")
+        == "SELECT $1, $2 FROM t WHERE a IN ($3)"
+    )
+    assert rows.numbered("SELECT 1") == "SELECT 1"
+    with pytest.raises(ValueError):
+        rows.numbered("SELECT 1 WHERE a LIKE 'x%%' AND b = %s")
+
+
+def test_a_duplicate_row_fails_as_django_reports_it_and_the_statement_is_seen() -> None:
+    """Intake falls back to the careful way on Django's IntegrityError, and tests and the
+    benchmark count statements with execute wrappers: the numbered path (PostgreSQL, no
+    query log) keeps both."""
+    from django.db import IntegrityError, transaction
+
+    first = InboundMessage(channel="sms", external_id="rows-twice", payload={})
+    rows_insert(InboundMessage, [first])
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    again = InboundMessage(channel="sms", external_id="rows-twice", payload={})
+    with connection.execute_wrapper(record), pytest.raises(IntegrityError), transaction.atomic():
+        rows_insert(InboundMessage, [again])
+
+    inserts = [sql for sql in seen if sql.startswith('INSERT INTO "cases_inboundmessage"')]
+    assert len(inserts) == 1
+    assert ("$1" in inserts[0]) == (connection.vendor == "postgresql")
+    assert InboundMessage.objects.filter(external_id="rows-twice").count() == 1
+
+
+def test_statements_are_counted_where_django_logs_queries(django_assert_num_queries) -> None:
+    case = CaseFactory()
+    with django_assert_num_queries(1) as captured:
+        rows_insert(CaseEvent, [CaseEvent(case=case, customer_id=case.customer_id, kind="note")])
+    assert "'note'" in captured.captured_queries[0]["sql"]  # as Django logs it: with its values
+
+
+def test_rows_execute_returns_the_rows_of_a_select_and_none_of_a_write() -> None:
+    customer = CustomerFactory()
+    table = Customer._meta.db_table
+    assert rows.rows_execute(f"SELECT id FROM {table} WHERE id IN (%s, %s)", [customer.pk, 0]) == [
+        (customer.pk,)
+    ]
+    assert (
+        rows.rows_execute(f"UPDATE {table} SET name = %s WHERE id = %s", ["X", customer.pk]) == []
+    )
+    customer.refresh_from_db()
+    assert customer.name == "X"
