@@ -18,11 +18,14 @@ the outbound interaction already on the timeline, so delivery only marks it sent
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -270,10 +273,48 @@ def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None
     )
 
 
-def backend_send(message: OutboundMessage) -> None:
-    """Hand the message to its channel's backend; raises when the backend refuses."""
+class MailSession:
+    """One connection to the mail server for the e-mails of a task (a task delivers the
+    acknowledgements of a whole intake group): opened at the first e-mail, closed at the
+    end, and dropped after a failure, so that the next e-mail opens a fresh one. Django's
+    e-mail backend otherwise connects and logs in anew for every message."""
+
+    def __init__(self) -> None:
+        self.backend: BaseEmailBackend | None = None
+
+    def send(self, email: EmailMessage) -> None:
+        if self.backend is None:
+            backend = get_connection()
+            backend.open()
+            self.backend = backend
+        email.connection = self.backend
+        try:
+            email.send()
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.backend is not None:
+            backend, self.backend = self.backend, None
+            with contextlib.suppress(Exception):  # a connection the server dropped already
+                backend.close()
+
+
+@contextlib.contextmanager
+def mail_session() -> Iterator[MailSession]:
+    session = MailSession()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def backend_send(message: OutboundMessage, mail: MailSession | None = None) -> None:
+    """Hand the message to its channel's backend (e-mail over `mail`'s connection, if
+    given); raises when the backend refuses."""
     if message.channel == "email":
-        EmailMessage(
+        email = EmailMessage(
             subject=message.subject,
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
@@ -283,7 +324,11 @@ def backend_send(message: OutboundMessage) -> None:
                 **({} if message.by_id else {"Auto-Submitted": "auto-generated"}),
                 "X-CPM-Idempotency-Key": message.idempotency_key,
             },
-        ).send()
+        )
+        if mail is None:
+            email.send()
+        else:
+            mail.send(email)
         return
     if gateway_configured(message.channel):
         gateway_send(message)
@@ -292,9 +337,9 @@ def backend_send(message: OutboundMessage) -> None:
     logger.info("outbound %s message %s delivered (log backend)", message.channel, message.pk)
 
 
-def outbound_deliver(*, pk: int) -> OutboundMessage:
-    """Send one queued message once; on failure retry with back-off, then give up into the
-    exception queue."""
+def outbound_deliver(*, pk: int, mail: MailSession | None = None) -> OutboundMessage:
+    """Send one queued message once (an e-mail over `mail`'s connection, if given); on
+    failure retry with back-off, then give up into the exception queue."""
     now = timezone.now()
     with transaction.atomic():
         message = (
@@ -308,7 +353,7 @@ def outbound_deliver(*, pk: int) -> OutboundMessage:
             retry_at(message, message.not_before)
             return message
         try:
-            backend_send(message)
+            backend_send(message, mail)
         except Exception as error:  # any backend failure: keep the message, retry or escalate
             outbound_failed(message, error, now=now)
             return message

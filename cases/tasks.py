@@ -18,9 +18,10 @@ def deliver_outbound(pk: int) -> str:
 
 
 def deliver_outbound_many(pks: list[int]) -> list[str]:
-    """Deliver several outbox messages (intake's acknowledgements), each on its own: one
-    that fails is retried by itself."""
-    return [outbox.outbound_deliver(pk=pk).status for pk in pks]
+    """Deliver several outbox messages (intake's acknowledgements), each on its own (one
+    that fails is retried by itself), the e-mails over one connection to the mail server."""
+    with outbox.mail_session() as mail:
+        return [outbox.outbound_deliver(pk=pk, mail=mail).status for pk in pks]
 
 
 def perform_offer_action(pk: int) -> str:
