@@ -30,7 +30,7 @@ from functools import cached_property
 import nh3
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -863,9 +863,7 @@ def attached_write(attached: list[Attached]) -> None:
             for item in attached
         ]
     )
-    touched = {item.case.pk for item in attached if not item.created}
-    if touched:
-        Case.objects.filter(pk__in=touched).update(updated_at=now)
+    cases_touch({item.case.pk for item in attached if not item.created}, now=now)
     # A prospect's case is always new: no item to identify can be open on it yet.
     exceptions_raise_new(
         [(i.case, IDENTIFY_SOURCE, i.prospect.why()) for i in attached if i.prospect]
@@ -877,6 +875,25 @@ def attached_write(attached: list[Attached]) -> None:
         message.reason, message.reason_params = item.reason, item.params
         message.needs_confirmation = item.needs_confirmation
         message.status, message.error, message.processed_at = InboundStatus.PROCESSED, "", now
+
+
+def cases_touch(pks: set[int], *, now) -> None:
+    """Mark the existing cases that got a message as active now, locking their rows in
+    ascending id order (the lock order, see `deliveries_receive`). A plain `UPDATE … WHERE
+    id IN (…)` locks rows in the order its plan meets them: by id through the primary key,
+    in physical order in a sequential scan, which PostgreSQL chooses for a small table."""
+    if not pks:
+        return
+    if connection.vendor != "postgresql":  # SQLite: one writer at a time
+        Case.objects.filter(pk__in=pks).update(updated_at=now)
+        return
+    table = Case._meta.db_table
+    rows_execute(
+        f"""UPDATE {table} SET updated_at = %s WHERE id IN (
+                SELECT id FROM {table} WHERE id IN ({placeholders(pks)})
+                ORDER BY id FOR NO KEY UPDATE)""",
+        [now, *sorted(pks)],
+    )
 
 
 # What processing writes to a stored message: never the payload, which stays as received.

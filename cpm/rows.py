@@ -223,6 +223,7 @@ def rows_execute(sql: str, params: Sequence[Any]) -> list[tuple]:
     wrappers run): no reading of the statement per execution.
     """
     if connection.vendor == "postgresql" and not connection.queries_logged:
+        connection.close_if_health_check_failed()  # what `connection.cursor()` does first
         connection.ensure_connection()
         connection.validate_thread_sharing()
         cursor = connection.make_cursor(psycopg.RawCursor(connection.connection))
