@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
@@ -300,14 +299,11 @@ class MailSession:
             with contextlib.suppress(Exception):  # a connection the server dropped already
                 backend.close()
 
+    def __enter__(self) -> MailSession:
+        return self
 
-@contextlib.contextmanager
-def mail_session() -> Iterator[MailSession]:
-    session = MailSession()
-    try:
-        yield session
-    finally:
-        session.close()
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def backend_send(message: OutboundMessage, mail: MailSession | None = None) -> None:

@@ -20,7 +20,7 @@ def deliver_outbound(pk: int) -> str:
 def deliver_outbound_many(pks: list[int]) -> list[str]:
     """Deliver several outbox messages (intake's acknowledgements), each on its own (one
     that fails is retried by itself), the e-mails over one connection to the mail server."""
-    with outbox.mail_session() as mail:
+    with outbox.MailSession() as mail:
         return [outbox.outbound_deliver(pk=pk, mail=mail).status for pk in pks]
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -82,6 +83,13 @@ def http_back_office(settings, httpserver: HTTPServer) -> HTTPServer:
         "breaker_seconds": 30,
     }
     return httpserver
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def user_with_role(username: str, role: Role | None) -> User:

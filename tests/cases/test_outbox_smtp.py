@@ -4,13 +4,12 @@ message."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from aiosmtpd.controller import Controller
 
 from cases.models import OutboundMessage, OutboundStatus
 from cases.tasks import deliver_outbound_many
+from tests.conftest import free_port
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,12 +28,6 @@ class Recorder:
             return "554 5.7.1 refused for the test"
         self.accepted.append((session.peer, envelope.content))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

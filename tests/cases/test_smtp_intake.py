@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -19,16 +18,11 @@ from cases.models import InboundMessage, InboundStatus
 from cases.smtp import smtp_controller
 from customers.models import Attachment, Interaction
 from customers.privacy import customer_erase
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server stores from its own threads
 BASE = Path(__file__).resolve().parents[2]
 PDF = b"%PDF-1.4 not really a pdf \x00\x01\x02" * 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
