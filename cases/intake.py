@@ -418,14 +418,8 @@ class Known:
 def known_read(messages: list[Message], addresses: list[SenderAddress | None]) -> Known:
     senders = customers_by_senders(addresses=list({a for a in addresses if a is not None}))
     by_reference = customers_by_references(references=[m.customer_ref for m in messages])
-    quoted = {ref for m in messages for refs, _reason in m.quoted for ref in refs}
-    cases = (
-        {
-            c.reference: c
-            for c in Case.objects.filter(reference__in=quoted).select_related("customer")
-        }
-        if quoted
-        else {}
+    cases = cases_by_references(
+        {ref for m in messages for refs, _reason in m.quoted for ref in refs}
     )
     answered = {i for m in messages for i in reply_ids(m)}
     replies: dict[str, tuple[datetime, Case]] = {}
@@ -437,6 +431,25 @@ def known_read(messages: list[Message], addresses: list[SenderAddress | None]) -
         c.pk for c in by_reference.values()
     }
     return Known(senders, by_reference, cases, replies, open_cases_read(customers))
+
+
+def cases_by_references(references: set[str]) -> dict[str, Case]:
+    """The cases that quoted references name, each with its customer, by reference."""
+    if not references:
+        return {}
+    # Plain SQL (a sixth of intake's messages quote one; the ORM's statement with its join
+    # cost more CPU to compose than the rest of their look-ups together).
+    rows = rows_execute(
+        f"""SELECT {columns(Case, "c")}, {columns(Customer, "u")}
+            FROM {Case._meta.db_table} c JOIN {Customer._meta.db_table} u ON u.id = c.customer_id
+            WHERE c.reference IN ({placeholders(references)})""",
+        sorted(references),
+    )
+    found = {}
+    for case, rest in rows_read(Case, rows):
+        [(case.customer, _none)] = rows_read(Customer, [rest])
+        found[case.reference] = case
+    return found
 
 
 def open_cases_read(customer_ids: set[int]) -> dict[int, list[Case]]:

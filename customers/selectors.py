@@ -337,9 +337,9 @@ def customer_reachable(*, customer_id: int, kinds: list[str]) -> Reachable:
                     WHERE i.customer_id = %s AND i.direction = %s
                     ORDER BY i.occurred_at DESC, i.id DESC LIMIT 1)
                 FROM {contacts} c
-                WHERE c.customer_id = %s AND c.active = %s AND c.kind IN ({placeholders(kinds)})
+                WHERE c.customer_id = %s AND c.active AND c.kind IN ({placeholders(kinds)})
                 ORDER BY c."primary" DESC, c.id""",
-            [customer_id, Direction.INBOUND, customer_id, True, *kinds],
+            [customer_id, Direction.INBOUND, customer_id, *kinds],
         )
         rows = cursor.fetchall()
     return Reachable(
@@ -357,10 +357,10 @@ def customers_addresses(*, customer_ids: list[int], kinds: list[str]) -> dict[in
     # Plain SQL, like `customers_by_senders`: asked for every message that opens a case.
     contacts = rows_execute(
         f"""SELECT customer_id, kind, normalised FROM {ContactPoint._meta.db_table}
-            WHERE active = %s AND customer_id IN ({placeholders(found)})
+            WHERE active AND customer_id IN ({placeholders(found)})
               AND kind IN ({placeholders(kinds)})
             ORDER BY customer_id, "primary" DESC, id""",
-        [True, *found, *kinds],
+        [*found, *kinds],
     )
     for customer_id, kind, normalised in contacts:
         found[customer_id].append((kind, normalised))
@@ -484,9 +484,9 @@ def customers_by_senders(*, addresses: list[SenderAddress]) -> dict[SenderAddres
     rows = rows_execute(
         f"""SELECT {columns(Customer, "c")}, p.kind, p.normalised
             FROM {customers} c JOIN {contacts} p ON p.customer_id = c.id
-            WHERE p.active = %s AND p.kind IN ({placeholders(kinds)})
+            WHERE p.active AND p.kind IN ({placeholders(kinds)})
               AND p.normalised IN ({placeholders(values)})""",
-        [True, *kinds, *values],
+        [*kinds, *values],
     )
     for customer, (kind, normalised) in rows_read(Customer, rows):
         found.setdefault((kind, normalised), {})[customer.pk] = customer
