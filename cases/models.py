@@ -214,7 +214,8 @@ class BusinessCalendar(models.Model):
 
     def business_hours(self) -> BusinessHours:
         hours: dict[int, list[tuple[time, time]]] = {}
-        for row in self.working_hours.order_by("weekday", "opens"):
+        rows = self.working_hours.all()  # prefetched where many calendars are read
+        for row in sorted(rows, key=lambda row: (row.weekday, row.opens)):
             hours.setdefault(row.weekday, []).append((row.opens, row.closes))
         return BusinessHours(
             tz=ZoneInfo(self.time_zone),

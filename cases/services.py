@@ -410,11 +410,16 @@ STOPPED_STATES = [CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED]
 
 def sla_policies_load() -> dict[tuple[int, int], tuple[SlaPolicy, BusinessHours]]:
     """Every SLA policy by (case type, priority), with its calendar's working time."""
-    policies = SlaPolicy.objects.select_related("calendar")
-    return {
-        (policy.case_type_id, policy.priority): (policy, policy.calendar.business_hours())
-        for policy in policies.order_by("pk")
-    }
+    policies = SlaPolicy.objects.select_related("calendar").prefetch_related(
+        "calendar__working_hours"
+    )
+    hours: dict[int, BusinessHours] = {}  # one per calendar, however many policies share it
+    found = {}
+    for policy in policies.order_by("pk"):
+        if policy.calendar_id not in hours:
+            hours[policy.calendar_id] = policy.calendar.business_hours()
+        found[(policy.case_type_id, policy.priority)] = (policy, hours[policy.calendar_id])
+    return found
 
 
 # Every new case asks for its policy; read once per process (cases.memo).

@@ -28,6 +28,7 @@ from cases.services import (
     case_create,
     case_transition,
     sla_check,
+    sla_policies_load,
 )
 from tests.factories import CustomerFactory
 
@@ -247,3 +248,27 @@ def test_a_breach_of_an_escalated_case_only_marks_it(agent, outage, clock) -> No
         agent,
     )
     assert CaseEvent.objects.filter(case=case, transition="escalate").count() == 1
+
+
+def test_the_policies_are_read_with_two_statements_however_many_there_are(
+    outage, django_assert_num_queries
+):
+    """Every process reads the policies when its memo expires: policies, calendars and
+    working hours together, not one statement per policy."""
+    calendar = BusinessCalendar.objects.get(name="Berlin")
+    for n in range(8):
+        kind = CaseType.objects.create(name_de=f"Art {n}", name_en=f"Kind {n}")
+        for priority in (Priority.NORMAL, Priority.HIGH):
+            SlaPolicy.objects.create(
+                case_type=kind,
+                priority=priority,
+                calendar=calendar,
+                first_response_minutes=60,
+                resolution_minutes=600,
+            )
+    with django_assert_num_queries(2):  # policies with calendars, their working hours
+        policies = sla_policies_load()
+    assert len(policies) == 17
+    hours = policies[(outage.pk, Priority.NORMAL)][1]
+    assert hours.hours[0] == ((time(8), time(18)),)
+    assert 5 not in hours.hours  # Saturday: closed
