@@ -58,14 +58,22 @@ from cases.services import (
     exception_raise,
     exceptions_raise_new,
 )
-from cpm.rows import columns, placeholders, rows_execute, rows_insert, rows_read
+from cpm.rows import (
+    Query,
+    columns,
+    placeholders,
+    rows_execute,
+    rows_insert,
+    rows_read,
+    rows_together,
+)
 from customers.models import Customer, Direction, Interaction
 from customers.selectors import (
     SenderAddress,
     customers_by_references,
-    customers_by_senders,
     reference_clean,
     sender_address,
+    senders_query,
 )
 from customers.services import attachment_add, interactions_record_many, prospects_create
 
@@ -415,12 +423,37 @@ class Known:
     open_cases: dict[int, list[Case]]
 
 
-def known_read(messages: list[Message], addresses: list[SenderAddress | None]) -> Known:
-    senders = customers_by_senders(addresses=list({a for a in addresses if a is not None}))
+@dataclass(frozen=True)
+class Parsed:
+    """A message to store, what its payload says and its sender's address."""
+
+    message: InboundMessage
+    data: Message
+    address: SenderAddress | None
+
+
+def messages_parse(messages: list[InboundMessage]) -> list[Parsed]:
+    parsed = []
+    for message in messages:
+        data = message_from_payload(message.channel, message.payload)
+        address = sender_address(channel=data.channel, sender=data.sender, network=data.network)
+        parsed.append(Parsed(message, data, address))
+    return parsed
+
+
+def known_queries(items: list[Parsed]) -> tuple[Query, Query]:
+    """What `known_read` asks first, independent of each other and of anything stored:
+    the senders' customers and the cases that quoted references name."""
+    addresses = list({item.address for item in items if item.address is not None})
+    quoted = {ref for item in items for refs, _reason in item.data.quoted for ref in refs}
+    return senders_query(addresses), references_query(quoted)
+
+
+def known_read(items: list[Parsed], first: list | None = None) -> Known:
+    """`first`: what `known_queries` made, when the caller asked them with its own."""
+    senders, cases = first if first is not None else rows_together(*known_queries(items))
+    messages = [item.data for item in items]
     by_reference = customers_by_references(references=[m.customer_ref for m in messages])
-    cases = cases_by_references(
-        {ref for m in messages for refs, _reason in m.quoted for ref in refs}
-    )
     answered = {i for m in messages for i in reply_ids(m)}
     replies: dict[str, tuple[datetime, Case]] = {}
     if answered:
@@ -433,18 +466,19 @@ def known_read(messages: list[Message], addresses: list[SenderAddress | None]) -
     return Known(senders, by_reference, cases, replies, open_cases_read(customers))
 
 
-def cases_by_references(references: set[str]) -> dict[str, Case]:
+def references_query(references: set[str]) -> Query[dict[str, Case]]:
     """The cases that quoted references name, each with its customer, by reference."""
     if not references:
-        return {}
+        return Query("", [], cases_by_reference_read)
     # Plain SQL (a sixth of intake's messages quote one; the ORM's statement with its join
     # cost more CPU to compose than the rest of their look-ups together).
-    rows = rows_execute(
-        f"""SELECT {columns(Case, "c")}, {columns(Customer, "u")}
+    sql = f"""SELECT {columns(Case, "c")}, {columns(Customer, "u")}
             FROM {Case._meta.db_table} c JOIN {Customer._meta.db_table} u ON u.id = c.customer_id
-            WHERE c.reference IN ({placeholders(references)})""",
-        sorted(references),
-    )
+            WHERE c.reference IN ({placeholders(references)})"""
+    return Query(sql, sorted(references), cases_by_reference_read)
+
+
+def cases_by_reference_read(rows: list[tuple]) -> dict[str, Case]:
     found = {}
     for case, rest in rows_read(Case, rows):
         [(case.customer, _none)] = rows_read(Customer, [rest])
@@ -654,19 +688,23 @@ def inbound_receive_coalesced(
 
 
 def receive_together(deliveries: list[Delivery]) -> list[Received]:
-    existing = stored_messages({(d.channel, d.external_id) for d in deliveries})
-    rows: dict[tuple[str, str], InboundMessage] = {}
+    """What is stored already and what the database knows of the senders are asked in one
+    round trip (`rows_together`); the messages not stored yet are then processed."""
+    fresh: dict[tuple[str, str], InboundMessage] = {}
     for delivery in deliveries:
         name = (delivery.channel, delivery.external_id)
-        if name not in existing and name not in rows:
-            rows[name] = InboundMessage(
+        if name not in fresh:
+            fresh[name] = InboundMessage(
                 channel=delivery.channel,
                 external_id=delivery.external_id,
                 payload=delivery.payload,
                 key=delivery.key,
             )
+    parsed = messages_parse(list(fresh.values()))
+    existing, *first = rows_together(stored_query(set(fresh)), *known_queries(parsed))
+    rows = {name: message for name, message in fresh.items() if name not in existing}
     if rows:
-        messages_attach(list(rows.values()))
+        messages_attach([item for item in parsed if message_name(item.message) in rows], first)
         rows_insert(InboundMessage, [rows[name] for name in sorted(rows)])  # the lock order
     answers, seen = [], set()
     for name in ((d.channel, d.external_id) for d in deliveries):
@@ -678,15 +716,22 @@ def receive_together(deliveries: list[Delivery]) -> list[Received]:
     return answers
 
 
-def stored_messages(names: set[tuple[str, str]]) -> dict[tuple[str, str], InboundMessage]:
+def message_name(message: InboundMessage) -> tuple[str, str]:
+    return (message.channel, message.external_id)
+
+
+def stored_query(names: set[tuple[str, str]]) -> Query[dict[tuple[str, str], InboundMessage]]:
     """The stored messages of these (channel, external id) pairs: one statement, and one
     more only when some are stored (redeliveries)."""
     table = InboundMessage._meta.db_table
-    rows = rows_execute(
+    sql = (
         f"SELECT id FROM {table} WHERE (channel, external_id) IN "
-        f"(VALUES {', '.join(['(%s, %s)'] * len(names))})",
-        [value for name in sorted(names) for value in name],
+        f"(VALUES {', '.join(['(%s, %s)'] * len(names))})"
     )
+    return Query(sql, [value for name in sorted(names) for value in name], stored_read)
+
+
+def stored_read(rows: list[tuple]) -> dict[tuple[str, str], InboundMessage]:
     ids = [row[0] for row in rows]
     if not ids:
         return {}
@@ -725,7 +770,7 @@ def message_process(message: InboundMessage) -> None:
     failed and puts it in the exception queue: the raw message is never lost."""
     try:
         with transaction.atomic():
-            messages_attach([message])
+            messages_attach(messages_parse([message]))
     except Exception as error:  # anything at all: the message must not be lost
         message.status = InboundStatus.FAILED
         message.error = f"{type(error).__name__}: {error}"[:2000]
@@ -751,7 +796,7 @@ class Attached:
     prospect: Prospect | None = None  # an unknown or ambiguous sender, to identify
 
 
-def messages_attach(messages: list[InboundMessage]) -> list[Attached]:
+def messages_attach(items: list[Parsed], first: list | None = None) -> list[Attached]:
     """Find each message's customer and case and record its interaction; the rows get the
     processed fields (the caller saves them).
 
@@ -760,15 +805,10 @@ def messages_attach(messages: list[InboundMessage]) -> list[Attached]:
     knows is read first in a few statements; new cases, their events, acknowledgements and
     the interactions are then written with one statement each.
     """
-    datas = [message_from_payload(message.channel, message.payload) for message in messages]
-    addresses = [
-        sender_address(channel=data.channel, sender=data.sender, network=data.network)
-        for data in datas
-    ]
-    known = known_read(datas, addresses)
+    known = known_read(items, first)
     answered: dict[str, Case] = {}  # this batch's own messages, by external id
     attached = []
-    for message, data, address in zip(messages, datas, addresses, strict=True):
+    for message, data, address in ((i.message, i.data, i.address) for i in items):
         sender = Sender(
             address=address,
             by_contact=known.senders.get(address, []) if address else [],

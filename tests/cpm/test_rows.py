@@ -174,3 +174,43 @@ def test_rows_execute_returns_the_rows_of_a_select_and_none_of_a_write() -> None
     )
     customer.refresh_from_db()
     assert customer.name == "X"
+
+
+def test_queries_together_give_each_its_own_answer_in_one_pipeline() -> None:
+    """`rows_together`: each query's rows go to its own reader, in order; a query without a
+    statement asks nothing; on PostgreSQL the statements run in psycopg's pipeline mode."""
+    from django.db import transaction
+
+    anna, ben = CustomerFactory(name="Anna"), CustomerFactory(name="Ben")
+    table = Customer._meta.db_table
+    pipelined: list[bool] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if sql.startswith("SELECT"):
+            raw = context["connection"].connection
+            pipelined.append(getattr(raw, "_pipeline", None) is not None)
+        return execute(sql, params, many, context)
+
+    names = rows.Query(
+        f"SELECT name FROM {table} WHERE id IN (%s, %s) ORDER BY name", [anna.pk, ben.pk], list
+    )
+    count = rows.Query(f"SELECT COUNT(*) FROM {table} WHERE id = %s", [ben.pk], lambda r: r[0][0])
+    nothing = rows.Query("", [], lambda r: ("asked nothing", r))
+    with connection.execute_wrapper(record), transaction.atomic():
+        answers = rows.rows_together(names, nothing, count)
+
+    assert answers == [[("Anna",), ("Ben",)], ("asked nothing", []), 1]
+    assert pipelined == [connection.vendor == "postgresql"] * 2
+    assert rows.rows_together(nothing) == [("asked nothing", [])]
+
+
+def test_a_failing_query_together_fails_as_django_reports_it() -> None:
+    """An error comes back with the answers, at the end of the pipeline, as Django's error;
+    the transaction is rolled back and the connection goes on."""
+    from django.db import DatabaseError, transaction
+
+    good = rows.Query("SELECT 1", [], list)
+    bad = rows.Query("SELECT * FROM no_such_table WHERE id = %s", [1], list)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        rows.rows_together(good, bad)
+    assert rows.rows_together(good) == [[(1,)]]
