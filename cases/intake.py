@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -61,11 +62,15 @@ from cases.services import (
 from cpm.rows import (
     Query,
     columns,
+    keys_give,
+    keys_query,
     placeholders,
     rows_execute,
     rows_insert,
+    rows_pipeline,
     rows_read,
     rows_together,
+    rows_write,
 )
 from customers.models import Customer, Direction, Interaction
 from customers.selectors import (
@@ -701,11 +706,19 @@ def receive_together(deliveries: list[Delivery]) -> list[Received]:
                 key=delivery.key,
             )
     parsed = messages_parse(list(fresh.values()))
-    existing, *first = rows_together(stored_query(set(fresh)), *known_queries(parsed))
+    existing, senders, cases, (message_keys, interaction_keys) = rows_together(
+        stored_query(set(fresh)),
+        *known_queries(parsed),
+        keys_query((InboundMessage, len(fresh)), (Interaction, len(fresh))),
+    )
     rows = {name: message for name, message in fresh.items() if name not in existing}
     if rows:
-        messages_attach([item for item in parsed if message_name(item.message) in rows], first)
-        rows_insert(InboundMessage, [rows[name] for name in sorted(rows)])  # the lock order
+        stored = [rows[name] for name in sorted(rows)]  # the lock order
+        keys_give(stored, message_keys)
+        items = [item for item in parsed if message_name(item.message) in rows]
+        with rows_pipeline():  # the writes go out with the reads they wait for, and at the end
+            messages_attach(items, [senders, cases], interaction_keys=interaction_keys)
+            rows_insert(InboundMessage, stored)
     answers, seen = [], set()
     for name in ((d.channel, d.external_id) for d in deliveries):
         if name in existing:
@@ -796,7 +809,9 @@ class Attached:
     prospect: Prospect | None = None  # an unknown or ambiguous sender, to identify
 
 
-def messages_attach(items: list[Parsed], first: list | None = None) -> list[Attached]:
+def messages_attach(
+    items: list[Parsed], first: list | None = None, *, interaction_keys: Sequence[int] = ()
+) -> list[Attached]:
     """Find each message's customer and case and record its interaction; the rows get the
     processed fields (the caller saves them).
 
@@ -829,7 +844,7 @@ def messages_attach(items: list[Parsed], first: list | None = None) -> list[Atta
             item = attached_by_customer(message, data, sender, known, RULES.get())
         answered[message.external_id] = item.case
         attached.append(item)
-    attached_write(attached)
+    attached_write(attached, interaction_keys)
     return attached
 
 
@@ -892,9 +907,10 @@ def prospect_known(known: Known, address: SenderAddress, prospect: Customer) -> 
     known.senders.setdefault(address, [prospect])
 
 
-def attached_write(attached: list[Attached]) -> None:
+def attached_write(attached: list[Attached], interaction_keys: Sequence[int] = ()) -> None:
     """Write what `messages_attach` decided: new cases (with their events and
-    acknowledgements), interactions, attachments, activity times, items to identify."""
+    acknowledgements), interactions, attachments, activity times, items to identify.
+    `interaction_keys`: keys drawn for the interactions (`cpm.rows.keys_query`)."""
     now = timezone.now()
     prospects_create([(i.prospect.customer, i.prospect.address) for i in attached if i.prospect])
     new = [item for item in attached if item.created]
@@ -902,20 +918,20 @@ def attached_write(attached: list[Attached]) -> None:
         cases_create_many([item.case for item in new], now=now)
         # An auto-reply is never answered by another.
         notify_received_many([(i.case, i.message.channel) for i in new if not i.data.automatic])
-    interactions = interactions_record_many(
-        [
-            Interaction(
-                customer=item.customer,
-                channel=item.message.channel,
-                direction=Direction.INBOUND,
-                occurred_at=item.data.sent_at or item.message.received_at,
-                subject=item.data.subject,
-                body=item.data.body,
-                case_reference=item.case.reference,
-            )
-            for item in attached
-        ]
-    )
+    interactions = [
+        Interaction(
+            customer=item.customer,
+            channel=item.message.channel,
+            direction=Direction.INBOUND,
+            occurred_at=item.data.sent_at or item.message.received_at,
+            subject=item.data.subject,
+            body=item.data.body,
+            case_reference=item.case.reference,
+        )
+        for item in attached
+    ]
+    keys_give(interactions, interaction_keys)
+    interactions_record_many(interactions)
     cases_touch({item.case.pk for item in attached if not item.created}, now=now)
     # A prospect's case is always new: no item to identify can be open on it yet.
     exceptions_raise_new(
@@ -941,7 +957,7 @@ def cases_touch(pks: set[int], *, now) -> None:
         Case.objects.filter(pk__in=pks).update(updated_at=now)
         return
     table = Case._meta.db_table
-    rows_execute(
+    rows_write(
         f"""UPDATE {table} SET updated_at = %s WHERE id IN (
                 SELECT id FROM {table} WHERE id IN ({placeholders(pks)})
                 ORDER BY id FOR NO KEY UPDATE)""",

@@ -1215,7 +1215,7 @@ class OutboundMessage(models.Model):
         verbose_name_plural = _("outbound messages")
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="outbound_customer_idx"),
-            # Acknowledgements per address and hour (cases.outbox.acknowledged_recently).
+            # Acknowledgements per address and hour (cases.outbox.acknowledged_query).
             models.Index(fields=["recipient", "-created_at"], name="outbound_recipient_idx"),
         ]
 

@@ -37,7 +37,7 @@ from cases.gateway import GatewayRefused, gateway_configured, gateway_send
 from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus
 from cases.notices import notice_visible
 from cpm.broker import BROKER_CLASS
-from cpm.rows import placeholders, rows_execute, rows_insert
+from cpm.rows import Query, keys_give, keys_query, placeholders, rows_insert, rows_together
 from customers.models import ContactKind, Customer, Direction
 from customers.selectors import customer_reachable, customers_addresses
 from customers.services import interaction_record
@@ -208,7 +208,10 @@ def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]
         route = route_choose(routes, addresses[customer.pk], [used, customer.preferred_channel])
         if route is not None:
             chosen.append((case, route))
-    sent = acknowledged_recently({recipient for _case, (_ch, recipient) in chosen}, now=now)
+    sent, (keys,) = rows_together(
+        acknowledged_query({recipient for _case, (_ch, recipient) in chosen}, now=now),
+        keys_query((OutboundMessage, len(chosen))),
+    )
     messages = []
     for case, (channel, recipient) in chosen:
         sent[recipient] = sent.get(recipient, 0) + 1
@@ -231,25 +234,23 @@ def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]
             )
         )
     if messages:
+        keys_give(messages, keys)
         rows_insert(OutboundMessage, messages)
         delivery_enqueue_many([message.pk for message in messages])
     return messages
 
 
-def acknowledged_recently(recipients: set[str], *, now: datetime) -> dict[str, int]:
+def acknowledged_query(recipients: set[str], *, now: datetime) -> Query[dict[str, int]]:
     """How many acknowledgements each address got in the last hour (one statement)."""
     if not recipients:
-        return {}
+        return Query("", [], dict)
     # Plain SQL: asked for every message that opens a case (the ORM's statement cost more
     # CPU to compose than the database takes to answer it).
-    rows = rows_execute(
-        f"""SELECT recipient, COUNT(*) FROM {OutboundMessage._meta.db_table}
+    sql = f"""SELECT recipient, COUNT(*) FROM {OutboundMessage._meta.db_table}
             WHERE recipient IN ({placeholders(recipients)}) AND created_at >= %s
               AND idempotency_key LIKE %s
-            GROUP BY recipient""",
-        [*recipients, now - timedelta(hours=1), f"%{RECEIVED_SUFFIX}"],
-    )
-    return dict(rows)
+            GROUP BY recipient"""
+    return Query(sql, [*recipients, now - timedelta(hours=1), f"%{RECEIVED_SUFFIX}"], dict)
 
 
 def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:

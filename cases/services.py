@@ -41,9 +41,9 @@ from cases.models import (
     is_merged,
 )
 from cases.sla import BusinessHours, deadline_after, deadline_moved
-from cpm.rows import history_insert, rows_insert
+from cpm.rows import history_insert, keys_give, keys_query, rows_insert, rows_together
 from customers.models import Customer
-from customers.services import interactions_refile, sequence_next, sequence_numbers
+from customers.services import interactions_refile, sequence_next, sequence_query
 
 REASON_MAX_LENGTH = 5000
 
@@ -127,7 +127,12 @@ def cases_create_many(cases: list[Case], *, now) -> list[Case]:
     set) with one statement each for the cases, their history rows and their events: the
     references are drawn as one block, the SLA clock is set once per type and priority."""
     year = timezone.localdate().year
-    serials = sequence_numbers(name=f"case-{year}", count=len(cases))
+    serials, (case_keys, event_keys) = rows_together(
+        sequence_query(name=f"case-{year}", count=len(cases)),
+        # the events: created, and the clock started
+        keys_query((Case, len(cases)), (CaseEvent, 2 * len(cases))),
+    )
+    keys_give(cases, case_keys)
     clocks: dict[tuple[int | None, int], tuple[Case, bool]] = {}
     started = []
     for serial, case in zip(serials, cases, strict=True):
@@ -156,6 +161,7 @@ def cases_create_many(cases: list[Case], *, now) -> list[Case]:
                 }
             )
         events += [CaseEvent(case=case, customer_id=case.customer_id, at=now, **k) for k in kinds]
+    keys_give(events, event_keys)
     rows_insert(CaseEvent, events)
     return cases
 

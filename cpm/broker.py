@@ -13,7 +13,7 @@ from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-from cpm.rows import rows_insert
+from cpm.rows import pipelined, rows_insert
 
 BROKER_CLASS = "cpm.broker.OrmBroker"
 
@@ -22,5 +22,7 @@ class OrmBroker(ORM):
     def enqueue(self, task: str) -> int:
         # As ORM.enqueue: list_key may be empty (a test setup); OrmQ.key may not.
         package = OrmQ(key=self.list_key or Conf.CLUSTER_NAME, payload=task, lock=timezone.now())
-        rows_insert(OrmQ, [package])
+        # Inside a pipeline (intake) its key is not read back: the task goes out with the
+        # other writes, and django-q2 only logs the key.
+        rows_insert(OrmQ, [package], read_keys=not pipelined())
         return package.pk

@@ -24,7 +24,9 @@ caller checks what a form would.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence, Sized
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, Generic, TypeVar
@@ -125,30 +127,43 @@ def field_names(model: type[Model]) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.concrete_fields)
 
 
-def rows_insert(model: type[M], objs: Iterable[M]) -> list[M]:
-    """Insert `objs` (new, unsaved instances of `model`) and set their primary keys."""
+def rows_insert(model: type[M], objs: Iterable[M], *, read_keys: bool = True) -> list[M]:
+    """Insert `objs` (new, unsaved instances of `model`) and set their primary keys.
+
+    Objects that all have their keys already (`keys_query`) are inserted with them and
+    nothing is read back: inside `rows_pipeline` the statement does not wait for its answer.
+    Neither does it with `read_keys=False` (PostgreSQL); the objects then get no keys.
+    """
     objs = list(objs)
     if not objs:
         return objs
     if connection.vendor != "postgresql":
         return model._default_manager.bulk_create(objs)
-    plan = insert_plan(model)
+    keyed = all(obj.pk is not None for obj in objs)
+    returning = read_keys and not keyed
+    plan = insert_plan(model, keyed)
     ids = []
     per_statement = MAX_PARAMETERS // len(plan.readers)
     for start in range(0, len(objs), per_statement):
         chunk = objs[start : start + per_statement]
         values = [read(obj) for obj in chunk for read in plan.readers]
-        ids += [row[0] for row in rows_execute(insert_sql(model, len(chunk)), values)]
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+        sql = insert_sql(model, len(chunk), keyed, returning)
+        if returning:
+            ids += [row[0] for row in rows_execute(sql, values)]
+        else:
+            rows_write(sql, values)
+    if returning or keyed:
+        for obj, pk in zip(objs, ids if returning else [obj.pk for obj in objs], strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
     return objs
 
 
 @cache
-def insert_plan(model: type[Model]) -> InsertPlan:
+def insert_plan(model: type[Model], keyed: bool = False) -> InsertPlan:
+    """Without `keyed` the database gives the keys, with it the rows bring them."""
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+    fields = [f for f in meta.concrete_fields if keyed or f is not meta.auto_field]
     quote = connection.ops.quote_name
     return InsertPlan(
         head=f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})",
@@ -159,9 +174,43 @@ def insert_plan(model: type[Model]) -> InsertPlan:
 
 
 @lru_cache(maxsize=1024)
-def insert_sql(model: type[Model], rows: int) -> str:
-    plan = insert_plan(model)
-    return f"{plan.head} VALUES {', '.join([plan.row] * rows)} {plan.tail}"
+def insert_sql(model: type[Model], rows: int, keyed: bool = False, returning: bool = True) -> str:
+    plan = insert_plan(model, keyed)
+    values = f"{plan.head} VALUES {', '.join([plan.row] * rows)}"
+    return f"{values} {plan.tail}" if returning else values
+
+
+def keys_query(*wanted: tuple[type[Model], int]) -> Query[list[list[int]]]:
+    """For each (model, count): `count` new primary keys from the model's table sequence
+    (PostgreSQL), all in one statement, so that the rows can be written without reading
+    their keys back (`rows_insert`); a key drawn and not used is skipped. Elsewhere none:
+    the rows get theirs when inserted."""
+    if connection.vendor != "postgresql" or not any(count > 0 for _model, count in wanted):
+        return Query("", [], lambda _rows: [[] for _ in wanted])
+    sources = ", ".join(
+        f"({n}, pg_get_serial_sequence(%s, %s)::regclass, %s::integer)" for n in range(len(wanted))
+    )
+    sql = (
+        f"SELECT q.n, nextval(q.s) FROM (VALUES {sources}) AS q(n, s, c) "
+        "CROSS JOIN LATERAL generate_series(1, q.c)"
+    )
+    params = [
+        v for model, count in wanted for v in (model._meta.db_table, model._meta.pk.column, count)
+    ]
+    return Query(sql, params, lambda rows: keys_split(rows, len(wanted)))
+
+
+def keys_split(rows: list[tuple], groups: int) -> list[list[int]]:
+    keys: list[list[int]] = [[] for _ in range(groups)]
+    for n, key in rows:
+        keys[n].append(key)
+    return [sorted(found) for found in keys]
+
+
+def keys_give(objs: Sequence[Model], keys: Sequence[int]) -> None:
+    """Give `objs` keys that `keys_query` drew (none where none were drawn)."""
+    for obj, key in zip(objs, keys, strict=False):
+        obj.pk = key
 
 
 def value_reader(field: Field) -> Callable[[Model], object]:
@@ -199,7 +248,7 @@ def history_insert(model: type[M], objs: list[M], *, at) -> None:
     if connection.vendor != "postgresql":
         model.history.bulk_history_create(objs, default_date=at)
         return
-    rows_execute(history_sql(model, len(objs)), [at, *(obj.pk for obj in objs)])
+    rows_write(history_sql(model, len(objs)), [at, *(obj.pk for obj in objs)])
 
 
 @lru_cache(maxsize=256)
@@ -229,7 +278,55 @@ def rows_execute(sql: str, params: Sequence[Any]) -> list[tuple]:
         cursor = connection.cursor()
     with cursor:
         cursor.execute(sql, params)
+        pipeline_sync()  # in a pipeline: what was written before, and this answer
         return cursor.fetchall() if cursor.description is not None else []
+
+
+def rows_write(sql: str, params: Sequence[Any]) -> None:
+    """Run `sql` (`%s` placeholders) and read nothing back: inside `rows_pipeline` it goes
+    out with the next statement whose answer is read, or at the end."""
+    if not raw_path():
+        rows_execute(sql, params)
+        return
+    with raw_cursor() as cursor:
+        cursor.execute(numbered(sql), params)
+
+
+_pipelined = threading.local()
+
+
+def pipelined() -> bool:
+    """Whether statements wait for their answers now (not inside `rows_pipeline`)."""
+    return getattr(_pipelined, "pipeline", None) is not None
+
+
+def pipeline_sync() -> None:
+    """Inside `rows_pipeline`: send what waits and read every answer."""
+    if (pipeline := getattr(_pipelined, "pipeline", None)) is not None:
+        with connection.wrap_database_errors:
+            pipeline.sync()
+
+
+@contextmanager
+def rows_pipeline() -> Iterator[None]:
+    """Writes inside (`rows_write`, `rows_insert` of keyed rows) do not wait for their
+    answers. On PostgreSQL (unless Django logs queries) psycopg's pipeline mode: they go
+    out with the next statement whose rows are read and at the end, and a failure is raised
+    there, as Django's error. Elsewhere they run as they come.
+
+    ORM statements inside must not count rows (`update()`, `save()` of a stored row): the
+    count arrives only with the next answer that is read.
+    """
+    if not raw_path() or getattr(_pipelined, "pipeline", None) is not None:
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline() as pipeline:
+        _pipelined.pipeline = pipeline
+        try:
+            yield
+        finally:
+            _pipelined.pipeline = None
 
 
 def raw_path() -> bool:
@@ -271,12 +368,15 @@ def rows_together(*queries: Query) -> list[Any]:
     if not asked or not raw_path():
         return [query.run() for query in queries]
     cursors = []
+    inside = getattr(_pipelined, "pipeline", None) is not None
     try:
-        with connection.wrap_database_errors, connection.connection.pipeline():
+        with rows_pipeline():  # a new one, or the one it is in, which it syncs itself
             for query in asked:
                 cursor = raw_cursor()
                 cursors.append(cursor)
                 cursor.execute(numbered(query.sql), query.params)
+            if inside:
+                pipeline_sync()
         answers = iter([cursor.fetchall() for cursor in cursors])
     finally:
         for cursor in cursors:

@@ -19,7 +19,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cpm.rows import rows_insert
+from cpm.rows import Query, keys_give, keys_query, rows_insert, rows_together
 from customers import identity
 from customers.connectors import (
     BackOfficeActionFailed,
@@ -76,10 +76,20 @@ def sequence_numbers(*, name: str, count: int) -> list[int]:
     has one writer at a time anyway) the counter row's UPDATE, which returns the new value
     (`RETURNING`): consecutive numbers. One statement either way.
     """
+    return sequence_query(name=name, count=count).run()
+
+
+def sequence_query(*, name: str, count: int) -> Query[list[int]]:
+    """`sequence_numbers` as a query, to ask with others in one round trip (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        sql = "SELECT cpm_sequence_numbers(%s, %s)"
+        return Query(sql, [name, count], lambda rows: sorted(row[0] for row in rows))
+    return Query("", [], lambda _rows: counter_numbers(name=name, count=count))
+
+
+def counter_numbers(*, name: str, count: int) -> list[int]:
+    """`sequence_numbers` from the counter row (SQLite)."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT cpm_sequence_numbers(%s, %s)", [name, count])
-            return sorted(row[0] for row in cursor.fetchall())
         table = connection.ops.quote_name(Sequence._meta.db_table)
         for _attempt in range(2):
             cursor.execute(
@@ -797,13 +807,17 @@ def prospects_create(pending: list[tuple[Customer, SenderAddress | None]]) -> li
     another customer took meanwhile fails on the unique constraint."""
     if not pending:
         return []
-    serials = sequence_numbers(name="customer", count=len(pending))
+    serials, (customer_keys, contact_keys) = rows_together(
+        sequence_query(name="customer", count=len(pending)),
+        keys_query((Customer, len(pending)), (ContactPoint, len(pending))),
+    )
     prospects = []
     for serial, (prospect, _address) in zip(serials, pending, strict=True):
         prospect.number = customer_number(serial)
         prospect.name = prospect.name[:200] or "?"
         prospect.status = CustomerStatus.PROSPECT
         prospects.append(prospect)
+    keys_give(prospects, customer_keys)
     rows_insert(Customer, prospects)
     contacts = [
         ContactPoint(
@@ -817,6 +831,7 @@ def prospects_create(pending: list[tuple[Customer, SenderAddress | None]]) -> li
         for prospect, address in pending
         if address is not None
     ]
+    keys_give(contacts, contact_keys)
     rows_insert(ContactPoint, contacts)
     at = timezone.now()
     changes = [
