@@ -50,11 +50,12 @@ from cases.models import (
     IntakeRule,
     UsedSignature,
 )
-from cases.outbox import notify_received_many
+from cases.outbox import notify_received_many, received_queries
 from cases.quotes import quoted_history_trim
 from cases.services import (
     case_note_add,
     cases_create_many,
+    cases_draw,
     exception_decide,
     exception_raise,
     exceptions_raise_new,
@@ -65,19 +66,19 @@ from cpm.rows import (
     keys_give,
     keys_query,
     placeholders,
-    rows_execute,
     rows_insert,
     rows_pipeline,
     rows_read,
     rows_together,
     rows_write,
 )
-from customers.models import Customer, Direction, Interaction
+from customers.models import ContactPoint, Customer, Direction, Interaction
 from customers.selectors import (
     SenderAddress,
     customers_by_references,
     reference_clean,
     sender_address,
+    senders_condition,
     senders_query,
 )
 from customers.services import attachment_add, interactions_record_many, prospects_create
@@ -446,17 +447,20 @@ def messages_parse(messages: list[InboundMessage]) -> list[Parsed]:
     return parsed
 
 
-def known_queries(items: list[Parsed]) -> tuple[Query, Query]:
+def known_queries(items: list[Parsed]) -> tuple[Query, Query, Query]:
     """What `known_read` asks first, independent of each other and of anything stored:
-    the senders' customers and the cases that quoted references name."""
+    the senders' customers, the cases that quoted references name, and the open cases of
+    the senders' customers."""
     addresses = list({item.address for item in items if item.address is not None})
     quoted = {ref for item in items for refs, _reason in item.data.quoted for ref in refs}
-    return senders_query(addresses), references_query(quoted)
+    return senders_query(addresses), references_query(quoted), senders_cases_query(addresses)
 
 
 def known_read(items: list[Parsed], first: list | None = None) -> Known:
     """`first`: what `known_queries` made, when the caller asked them with its own."""
-    senders, cases = first if first is not None else rows_together(*known_queries(items))
+    senders, cases, sender_cases = (
+        first if first is not None else rows_together(*known_queries(items))
+    )
     messages = [item.data for item in items]
     by_reference = customers_by_references(references=[m.customer_ref for m in messages])
     answered = {i for m in messages for i in reply_ids(m)}
@@ -465,10 +469,12 @@ def known_read(items: list[Parsed], first: list | None = None) -> Known:
         originals = InboundMessage.objects.filter(external_id__in=answered, case__isnull=False)
         for original in originals.select_related("case__customer").order_by("received_at"):
             replies[original.external_id] = (original.received_at, original.case)
-    customers = {c.pk for found in senders.values() for c in found} | {
-        c.pk for c in by_reference.values()
-    }
-    return Known(senders, by_reference, cases, replies, open_cases_read(customers))
+    by_sender = {c.pk for found in senders.values() for c in found}
+    open_cases: dict[int, list[Case]] = {pk: [] for pk in by_sender}
+    for case in sender_cases:  # most recent first
+        open_cases[case.customer_id].append(case)
+    open_cases.update(open_cases_read({c.pk for c in by_reference.values()} - by_sender))
+    return Known(senders, by_reference, cases, replies, open_cases)
 
 
 def references_query(references: set[str]) -> Query[dict[str, Case]]:
@@ -494,24 +500,43 @@ def cases_by_reference_read(rows: list[tuple]) -> dict[str, Case]:
 def open_cases_read(customer_ids: set[int]) -> dict[int, list[Case]]:
     """Each customer's open cases active within the threading window, most recent first."""
     found: dict[int, list[Case]] = {pk: [] for pk in customer_ids}
-    if not customer_ids:
-        return found
+    if customer_ids:
+        ids = sorted(customer_ids)
+        for case in open_cases_query(placeholders(ids), ids).run():
+            found[case.customer_id].append(case)
+    return found
+
+
+def senders_cases_query(addresses: list[SenderAddress]) -> Query[list[Case]]:
+    """The open cases of the customers these addresses belong to (`open_cases_query`)."""
+    if not addresses:
+        return Query("", [], lambda _rows: [])
+    condition, params = senders_condition(addresses, "p")
+    contacts = ContactPoint._meta.db_table
+    return open_cases_query(f"SELECT p.customer_id FROM {contacts} p WHERE {condition}", params)
+
+
+def open_cases_query(customers: str, params: list) -> Query[list[Case]]:
+    """Open cases active within the threading window, most recent first, of the customers
+    `customers` names (SQL: placeholders or a subquery, with its `params`)."""
     since = timezone.now() - timedelta(days=settings.CPM_INTAKE_THREAD_DAYS)
-    ids, states = sorted(customer_ids), sorted(ACTIVE_STATES)
+    states = sorted(ACTIVE_STATES)
     # Plain SQL (asked by every intake request; see customers_by_senders).
-    rows = rows_execute(
-        f"""SELECT {columns(Case, "c")} FROM {Case._meta.db_table} c
-            WHERE customer_id IN ({placeholders(ids)})
-              AND state IN ({placeholders(states)}) AND updated_at >= %s
-            ORDER BY updated_at DESC, id DESC""",
-        [*ids, *states, since],
-    )
+    sql = f"""SELECT {columns(Case, "c")} FROM {Case._meta.db_table} c
+            WHERE c.customer_id IN ({customers})
+              AND c.state IN ({placeholders(states)}) AND c.updated_at >= %s
+            ORDER BY c.updated_at DESC, c.id DESC"""
+    return Query(sql, [*params, *states, since], open_cases_rows)
+
+
+def open_cases_rows(rows: list[tuple]) -> list[Case]:
     types = RULES.get().types
+    cases = []
     for case, _rest in rows_read(Case, rows):
         if case.case_type_id is not None:
             case.case_type = types[case.case_type_id]
-        found[case.customer_id].append(case)
-    return found
+        cases.append(case)
+    return cases
 
 
 def case_by_reference(message: Message, known: Known) -> tuple[Case | None, str]:
@@ -706,7 +731,7 @@ def receive_together(deliveries: list[Delivery]) -> list[Received]:
                 key=delivery.key,
             )
     parsed = messages_parse(list(fresh.values()))
-    existing, senders, cases, (message_keys, interaction_keys) = rows_together(
+    existing, senders, cases, sender_cases, (message_keys, interaction_keys) = rows_together(
         stored_query(set(fresh)),
         *known_queries(parsed),
         keys_query((InboundMessage, len(fresh)), (Interaction, len(fresh))),
@@ -717,7 +742,8 @@ def receive_together(deliveries: list[Delivery]) -> list[Received]:
         keys_give(stored, message_keys)
         items = [item for item in parsed if message_name(item.message) in rows]
         with rows_pipeline():  # the writes go out with the reads they wait for, and at the end
-            messages_attach(items, [senders, cases], interaction_keys=interaction_keys)
+            first = [senders, cases, sender_cases]
+            messages_attach(items, first, interaction_keys=interaction_keys)
             rows_insert(InboundMessage, stored)
     answers, seen = [], set()
     for name in ((d.channel, d.external_id) for d in deliveries):
@@ -915,9 +941,15 @@ def attached_write(attached: list[Attached], interaction_keys: Sequence[int] = (
     prospects_create([(i.prospect.customer, i.prospect.address) for i in attached if i.prospect])
     new = [item for item in attached if item.created]
     if new:
-        cases_create_many([item.case for item in new], now=now)
         # An auto-reply is never answered by another.
-        notify_received_many([(i.case, i.message.channel) for i in new if not i.data.automatic])
+        answered = [(i.case, i.message.channel) for i in new if not i.data.automatic]
+        year, draws = cases_draw(len(new))
+        customer_ids = [case.customer.pk for case, _channel in answered]  # prospects: new
+        *drawn, addresses, sent, keys = rows_together(
+            *draws, *received_queries(customer_ids, now=now)
+        )
+        cases_create_many([item.case for item in new], now=now, drawn=(year, drawn))
+        notify_received_many(answered, reads=[addresses, sent, keys])
     interactions = [
         Interaction(
             customer=item.customer,

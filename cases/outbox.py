@@ -38,8 +38,8 @@ from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundSt
 from cases.notices import notice_visible
 from cpm.broker import BROKER_CLASS
 from cpm.rows import Query, keys_give, keys_query, placeholders, rows_insert, rows_together
-from customers.models import ContactKind, Customer, Direction
-from customers.selectors import customer_reachable, customers_addresses
+from customers.models import ContactKind, ContactPoint, Customer, Direction
+from customers.selectors import addresses_query, customer_reachable
 from customers.services import interaction_record
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,9 @@ def queue_in_this_transaction() -> bool:
     return Conf.ORM == DEFAULT_DB_ALIAS and orm_broker and not Conf.SYNC
 
 
-def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]:
+def notify_received_many(
+    cases: list[tuple[Case, str]], reads: list | None = None
+) -> list[OutboundMessage]:
     """Acknowledge new cases that customers' own messages opened (an answer to their
     contact, so it goes out even without a standing consent to service contact), each on
     the channel its message came on if it can be. Called in the transaction that made the
@@ -193,25 +195,22 @@ def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]
     At most `CPM_ACKNOWLEDGEMENTS_PER_HOUR` acknowledgements go to one address in an hour:
     a robot that writes again and again (an auto-responder we did not recognise) gets its
     cases, not an answer to each (RELIABILITY.md).
+
+    `reads`: what `received_queries` made, when the caller asked them with its own.
     """
     if not cases:
         return []
     routes = channel_routes()
-    addresses = customers_addresses(
-        customer_ids=[case.customer_id for case, _used in cases],
-        kinds=[kind for kinds in routes.values() for kind in kinds],
-    )
     now = timezone.now()
+    if reads is None:
+        reads = rows_together(*received_queries([case.customer.pk for case, _ in cases], now=now))
+    addresses, sent, (keys,) = reads
     chosen = []
     for case, used in cases:
         customer = case.customer
         route = route_choose(routes, addresses[customer.pk], [used, customer.preferred_channel])
         if route is not None:
             chosen.append((case, route))
-    sent, (keys,) = rows_together(
-        acknowledged_query({recipient for _case, (_ch, recipient) in chosen}, now=now),
-        keys_query((OutboundMessage, len(chosen))),
-    )
     messages = []
     for case, (channel, recipient) in chosen:
         sent[recipient] = sent.get(recipient, 0) + 1
@@ -240,17 +239,38 @@ def notify_received_many(cases: list[tuple[Case, str]]) -> list[OutboundMessage]
     return messages
 
 
-def acknowledged_query(recipients: set[str], *, now: datetime) -> Query[dict[str, int]]:
-    """How many acknowledgements each address got in the last hour (one statement)."""
-    if not recipients:
+def received_queries(customer_ids: list[int], *, now: datetime) -> tuple[Query, Query, Query]:
+    """What acknowledging new cases of these customers reads first, each independent of the
+    others and of the cases themselves, to ask in one round trip: their addresses, how many
+    acknowledgements each of those addresses got in the last hour, and keys for the
+    outbox rows (at most one per case)."""
+    kinds = [kind for kinds in channel_routes().values() for kind in kinds]
+    return (
+        addresses_query(customer_ids=customer_ids, kinds=kinds),
+        acknowledged_query(customer_ids, kinds, now=now),
+        keys_query((OutboundMessage, len(customer_ids))),
+    )
+
+
+def acknowledged_query(
+    customer_ids: list[int], kinds: list[str], *, now: datetime
+) -> Query[dict[str, int]]:
+    """How many acknowledgements each active address (of these kinds) of these customers
+    got in the last hour, by address (one statement)."""
+    ids = sorted(set(customer_ids))
+    if not ids or not kinds:
         return Query("", [], dict)
     # Plain SQL: asked for every message that opens a case (the ORM's statement cost more
     # CPU to compose than the database takes to answer it).
     sql = f"""SELECT recipient, COUNT(*) FROM {OutboundMessage._meta.db_table}
-            WHERE recipient IN ({placeholders(recipients)}) AND created_at >= %s
-              AND idempotency_key LIKE %s
+            WHERE recipient IN (
+                SELECT normalised FROM {ContactPoint._meta.db_table}
+                WHERE active AND customer_id IN ({placeholders(ids)})
+                  AND kind IN ({placeholders(kinds)}))
+              AND created_at >= %s AND idempotency_key LIKE %s
             GROUP BY recipient"""
-    return Query(sql, [*recipients, now - timedelta(hours=1), f"%{RECEIVED_SUFFIX}"], dict)
+    params = [*ids, *kinds, now - timedelta(hours=1), f"%{RECEIVED_SUFFIX}"]
+    return Query(sql, params, dict)
 
 
 def notify_transition(*, case: Case, event: CaseEvent) -> OutboundMessage | None:

@@ -41,7 +41,7 @@ from cases.models import (
     is_merged,
 )
 from cases.sla import BusinessHours, deadline_after, deadline_moved
-from cpm.rows import history_insert, keys_give, keys_query, rows_insert, rows_together
+from cpm.rows import Query, history_insert, keys_give, keys_query, rows_insert, rows_together
 from customers.models import Customer
 from customers.services import interactions_refile, sequence_next, sequence_query
 
@@ -122,16 +122,17 @@ def case_create(
     return case
 
 
-def cases_create_many(cases: list[Case], *, now) -> list[Case]:
+def cases_create_many(
+    cases: list[Case], *, now, drawn: tuple[int, list] | None = None
+) -> list[Case]:
     """Save new cases that intake made (unsaved, customer, subject, type, team and priority
     set) with one statement each for the cases, their history rows and their events: the
-    references are drawn as one block, the SLA clock is set once per type and priority."""
-    year = timezone.localdate().year
-    serials, (case_keys, event_keys) = rows_together(
-        sequence_query(name=f"case-{year}", count=len(cases)),
-        # the events: created, and the clock started
-        keys_query((Case, len(cases)), (CaseEvent, 2 * len(cases))),
-    )
+    references are drawn as one block, the SLA clock is set once per type and priority.
+    `drawn`: the year and what `cases_draw`'s queries made, when the caller asked them."""
+    if drawn is None:
+        year, queries = cases_draw(len(cases))
+        drawn = (year, rows_together(*queries))
+    year, (serials, (case_keys, event_keys)) = drawn
     keys_give(cases, case_keys)
     clocks: dict[tuple[int | None, int], tuple[Case, bool]] = {}
     started = []
@@ -164,6 +165,17 @@ def cases_create_many(cases: list[Case], *, now) -> list[Case]:
     keys_give(events, event_keys)
     rows_insert(CaseEvent, events)
     return cases
+
+
+def cases_draw(count: int) -> tuple[int, tuple[Query, Query]]:
+    """The year of new cases' references and what `cases_create_many` draws first, to ask
+    with other reads in one round trip: the references' numbers, keys for the cases and
+    for their events (created, and the clock started)."""
+    year = timezone.localdate().year
+    return year, (
+        sequence_query(name=f"case-{year}", count=count),
+        keys_query((Case, count), (CaseEvent, 2 * count)),
+    )
 
 
 def transition_method(case: Case, name: str):

@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from cpm.rows import Query, columns, placeholders, rows_execute, rows_read
+from cpm.rows import Query, columns, placeholders, rows_read
 from customers import identity
 from customers.connectors import BackOffice, BackOfficeUnavailable, billing_connector
 from customers.models import (
@@ -351,20 +351,27 @@ def customer_reachable(*, customer_id: int, kinds: list[str]) -> Reachable:
 def customers_addresses(*, customer_ids: list[int], kinds: list[str]) -> dict[int, list]:
     """`Reachable.addresses` of many customers in one statement: each customer's active
     addresses of these kinds, primary first, as (kind, normalised)."""
-    found: dict[int, list] = {pk: [] for pk in customer_ids}
-    if not found or not kinds:
+    return addresses_query(customer_ids=customer_ids, kinds=kinds).run()
+
+
+def addresses_query(*, customer_ids: list[int], kinds: list[str]) -> Query[dict[int, list]]:
+    """`customers_addresses` as a query, to ask with others in one round trip."""
+    ids = sorted(set(customer_ids))
+
+    def read(rows: list[tuple]) -> dict[int, list]:
+        found: dict[int, list] = {pk: [] for pk in customer_ids}
+        for customer_id, kind, normalised in rows:
+            found[customer_id].append((kind, normalised))
         return found
+
+    if not ids or not kinds:
+        return Query("", [], read)
     # Plain SQL, like `customers_by_senders`: asked for every message that opens a case.
-    contacts = rows_execute(
-        f"""SELECT customer_id, kind, normalised FROM {ContactPoint._meta.db_table}
-            WHERE active AND customer_id IN ({placeholders(found)})
+    sql = f"""SELECT customer_id, kind, normalised FROM {ContactPoint._meta.db_table}
+            WHERE active AND customer_id IN ({placeholders(ids)})
               AND kind IN ({placeholders(kinds)})
-            ORDER BY customer_id, "primary" DESC, id""",
-        [*found, *kinds],
-    )
-    for customer_id, kind, normalised in contacts:
-        found[customer_id].append((kind, normalised))
-    return found
+            ORDER BY customer_id, "primary" DESC, id"""
+    return Query(sql, [*ids, *kinds], read)
 
 
 SHORT_NAME_QUERY = 6  # characters; shorter name queries also match as a substring
@@ -480,17 +487,26 @@ def senders_query(addresses: list[SenderAddress]) -> Query[dict[SenderAddress, l
     """`customers_by_senders` as a query, to ask with others in one round trip."""
     if not addresses:
         return Query("", [], lambda _rows: {})
+    # Plain SQL: every intake request asks this, and composing it with the ORM cost more
+    # CPU than the database takes to answer it.
+    customers, contacts = Customer._meta.db_table, ContactPoint._meta.db_table
+    condition, params = senders_condition(addresses, "p")
+    sql = f"""SELECT {columns(Customer, "c")}, p.kind, p.normalised
+            FROM {customers} c JOIN {contacts} p ON p.customer_id = c.id WHERE {condition}"""
+    return Query(sql, params, lambda rows: senders_match(addresses, rows))
+
+
+def senders_condition(addresses: list[SenderAddress], alias: str) -> tuple[str, list[str]]:
+    """SQL saying that the contact point `alias` is active and has one of these addresses,
+    and its parameters. `active` is written out, not a parameter: PostgreSQL then keeps one
+    plan that uses the partial unique index on active contact points."""
     kinds = sorted({kind for address in addresses for kind in address.kinds})
     values = sorted({address.normalised for address in addresses})
-    # Plain SQL: every intake request asks this, and composing it with the ORM cost more
-    # CPU than the database takes to answer it. `active` is written out, not a parameter:
-    # PostgreSQL then keeps one plan that uses the partial index on active contact points.
-    customers, contacts = Customer._meta.db_table, ContactPoint._meta.db_table
-    sql = f"""SELECT {columns(Customer, "c")}, p.kind, p.normalised
-            FROM {customers} c JOIN {contacts} p ON p.customer_id = c.id
-            WHERE p.active AND p.kind IN ({placeholders(kinds)})
-              AND p.normalised IN ({placeholders(values)})"""
-    return Query(sql, [*kinds, *values], lambda rows: senders_match(addresses, rows))
+    condition = (
+        f"{alias}.active AND {alias}.kind IN ({placeholders(kinds)}) "
+        f"AND {alias}.normalised IN ({placeholders(values)})"
+    )
+    return condition, [*kinds, *values]
 
 
 def senders_match(
