@@ -16,6 +16,13 @@ execution unless it has at most 50 parameters, and a batch's inserts have thousa
 third of the CPU of a batch of 100 messages went there). Where Django logs queries
 (`DEBUG`, `django_assert_num_queries`) they run as written through Django's own cursor.
 
+Round trips (PostgreSQL): independent reads are `Query` objects asked together with
+`rows_together`; keys are drawn beforehand (`keys_query`) so that rows are inserted without
+reading them back; and inside `rows_pipeline` writes go out with the next read, or at the
+end (psycopg's pipeline mode). Intake's group of messages waits for the server three or
+four times (docs/architecture.md, "Statements that do not wait for each other go
+together").
+
 What it keeps of `bulk_create`: defaults and `auto_now` fields as Django sets them, keys of
 related objects saved after they were assigned, the primary keys set on the objects from
 `RETURNING`, no signals. What it does not do: no `full_clean`, no conflict handling; the
@@ -296,7 +303,7 @@ _pipelined = threading.local()
 
 
 def pipelined() -> bool:
-    """Whether statements wait for their answers now (not inside `rows_pipeline`)."""
+    """Whether this thread is inside `rows_pipeline`: writes do not wait for answers."""
     return getattr(_pipelined, "pipeline", None) is not None
 
 
@@ -317,7 +324,7 @@ def rows_pipeline() -> Iterator[None]:
     ORM statements inside must not count rows (`update()`, `save()` of a stored row): the
     count arrives only with the next answer that is read.
     """
-    if not raw_path() or getattr(_pipelined, "pipeline", None) is not None:
+    if not raw_path() or pipelined():
         yield
         return
     connection.ensure_connection()
@@ -368,7 +375,7 @@ def rows_together(*queries: Query) -> list[Any]:
     if not asked or not raw_path():
         return [query.run() for query in queries]
     cursors = []
-    inside = getattr(_pipelined, "pipeline", None) is not None
+    inside = pipelined()
     try:
         with rows_pipeline():  # a new one, or the one it is in, which it syncs itself
             for query in asked:
