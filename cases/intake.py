@@ -521,7 +521,7 @@ def open_cases_query(customers: str, params: list) -> Query[list[Case]]:
     `customers` names (SQL: placeholders or a subquery, with its `params`)."""
     since = timezone.now() - timedelta(days=settings.CPM_INTAKE_THREAD_DAYS)
     states = sorted(ACTIVE_STATES)
-    # Plain SQL (asked by every intake request; see customers_by_senders).
+    # Plain SQL (asked by every intake request; see customers.selectors.senders_query).
     sql = f"""SELECT {columns(Case, "c")} FROM {Case._meta.db_table} c
             WHERE c.customer_id IN ({customers})
               AND c.state IN ({placeholders(states)}) AND c.updated_at >= %s
@@ -949,7 +949,7 @@ def attached_write(attached: list[Attached], interaction_keys: Sequence[int] = (
             *draws, *received_queries(customer_ids, now=now)
         )
         cases_create_many([item.case for item in new], now=now, drawn=(year, drawn))
-        notify_received_many(answered, reads=[addresses, sent, keys])
+        notify_received_many(answered, [addresses, sent, keys])
     interactions = [
         Interaction(
             customer=item.customer,

@@ -37,7 +37,7 @@ from cases.gateway import GatewayRefused, gateway_configured, gateway_send
 from cases.models import Case, CaseEvent, CaseState, OutboundMessage, OutboundStatus
 from cases.notices import notice_visible
 from cpm.broker import BROKER_CLASS
-from cpm.rows import Query, keys_give, keys_query, placeholders, rows_insert, rows_together
+from cpm.rows import Query, keys_give, keys_query, placeholders, rows_insert
 from customers.models import ContactKind, ContactPoint, Customer, Direction
 from customers.selectors import addresses_query, customer_reachable
 from customers.services import interaction_record
@@ -183,9 +183,7 @@ def queue_in_this_transaction() -> bool:
     return Conf.ORM == DEFAULT_DB_ALIAS and orm_broker and not Conf.SYNC
 
 
-def notify_received_many(
-    cases: list[tuple[Case, str]], reads: list | None = None
-) -> list[OutboundMessage]:
+def notify_received_many(cases: list[tuple[Case, str]], reads: list) -> list[OutboundMessage]:
     """Acknowledge new cases that customers' own messages opened (an answer to their
     contact, so it goes out even without a standing consent to service contact), each on
     the channel its message came on if it can be. Called in the transaction that made the
@@ -196,14 +194,12 @@ def notify_received_many(
     a robot that writes again and again (an auto-responder we did not recognise) gets its
     cases, not an answer to each (RELIABILITY.md).
 
-    `reads`: what `received_queries` made, when the caller asked them with its own.
+    `reads`: what `received_queries` made (the caller asks them with its own reads).
     """
     if not cases:
         return []
     routes = channel_routes()
     now = timezone.now()
-    if reads is None:
-        reads = rows_together(*received_queries([case.customer.pk for case, _ in cases], now=now))
     addresses, sent, (keys,) = reads
     chosen = []
     for case, used in cases:

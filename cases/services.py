@@ -41,7 +41,7 @@ from cases.models import (
     is_merged,
 )
 from cases.sla import BusinessHours, deadline_after, deadline_moved
-from cpm.rows import Query, history_insert, keys_give, keys_query, rows_insert, rows_together
+from cpm.rows import Query, history_insert, keys_give, keys_query, rows_insert
 from customers.models import Customer
 from customers.services import interactions_refile, sequence_next, sequence_query
 
@@ -122,16 +122,12 @@ def case_create(
     return case
 
 
-def cases_create_many(
-    cases: list[Case], *, now, drawn: tuple[int, list] | None = None
-) -> list[Case]:
+def cases_create_many(cases: list[Case], *, now, drawn: tuple[int, list]) -> list[Case]:
     """Save new cases that intake made (unsaved, customer, subject, type, team and priority
     set) with one statement each for the cases, their history rows and their events: the
     references are drawn as one block, the SLA clock is set once per type and priority.
-    `drawn`: the year and what `cases_draw`'s queries made, when the caller asked them."""
-    if drawn is None:
-        year, queries = cases_draw(len(cases))
-        drawn = (year, rows_together(*queries))
+    `drawn`: the year and what `cases_draw`'s queries made (the caller asks them with its
+    own reads)."""
     year, (serials, (case_keys, event_keys)) = drawn
     keys_give(cases, case_keys)
     clocks: dict[tuple[int | None, int], tuple[Case, bool]] = {}

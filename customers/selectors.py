@@ -348,14 +348,10 @@ def customer_reachable(*, customer_id: int, kinds: list[str]) -> Reachable:
     )
 
 
-def customers_addresses(*, customer_ids: list[int], kinds: list[str]) -> dict[int, list]:
-    """`Reachable.addresses` of many customers in one statement: each customer's active
-    addresses of these kinds, primary first, as (kind, normalised)."""
-    return addresses_query(customer_ids=customer_ids, kinds=kinds).run()
-
-
 def addresses_query(*, customer_ids: list[int], kinds: list[str]) -> Query[dict[int, list]]:
-    """`customers_addresses` as a query, to ask with others in one round trip."""
+    """`Reachable.addresses` of many customers in one statement, to ask with others in one
+    round trip: each customer's active addresses of these kinds, primary first, as (kind,
+    normalised)."""
     ids = sorted(set(customer_ids))
 
     def read(rows: list[tuple]) -> dict[int, list]:
@@ -366,7 +362,7 @@ def addresses_query(*, customer_ids: list[int], kinds: list[str]) -> Query[dict[
 
     if not ids or not kinds:
         return Query("", [], read)
-    # Plain SQL, like `customers_by_senders`: asked for every message that opens a case.
+    # Plain SQL, like `senders_query`: asked for every message that opens a case.
     sql = f"""SELECT customer_id, kind, normalised FROM {ContactPoint._meta.db_table}
             WHERE active AND customer_id IN ({placeholders(ids)})
               AND kind IN ({placeholders(kinds)})
@@ -477,14 +473,10 @@ def sender_address(*, channel: str, sender: str, network: str = "") -> SenderAdd
     return None
 
 
-def customers_by_senders(*, addresses: list[SenderAddress]) -> dict[SenderAddress, list[Customer]]:
-    """Every customer an active contact point with each address belongs to (two or more:
-    ambiguous, and the caller must not guess), for many addresses in one statement."""
-    return senders_query(addresses).run()
-
-
 def senders_query(addresses: list[SenderAddress]) -> Query[dict[SenderAddress, list[Customer]]]:
-    """`customers_by_senders` as a query, to ask with others in one round trip."""
+    """Every customer an active contact point with each address belongs to (two or more:
+    ambiguous, and the caller must not guess), for many addresses in one statement, to ask
+    with others in one round trip."""
     if not addresses:
         return Query("", [], lambda _rows: {})
     # Plain SQL: every intake request asks this, and composing it with the ORM cost more
